@@ -1,0 +1,36 @@
+# Everything runs from a virtual environment in .venv, built on first use from
+# pyproject.toml; a fresh machine needs only python3 and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck check bench fuzz clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat -e '.[test]'
+	touch $@
+
+## run: serve the bundled static/ site on http://localhost:$(PORT)/
+run: $(STAMP)
+	$(BIN)/twistd --nodaemon --pidfile= minihttp --port $(PORT) --static static
+
+## test: build the environment and run every test
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check twisted_http twisted tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -f twisted/plugins/dropin.cache

@@ -1,0 +1,329 @@
+"""The HTTP/1.1 request parser: a state machine over lines and raw bytes, with no I/O.
+
+Theory of operation
+-------------------
+A request is a head (request line, header lines, an empty line) and a body framed
+by Content-Length or chunked coding (RFC 9112 §2-§7). The parser is fed in the
+two shapes ``LineReceiver`` delivers: whole lines without their CRLF, and raw
+bytes. Its ``state`` says which it wants next (``wants_line``) and how long a
+line may be (``max_line_length``); the channel follows it and never keeps a mode
+of its own.
+
+    REQUEST_LINE -> HEADERS -> DONE                          (no body)
+                            -> BODY -> DONE                  (Content-Length)
+                            -> CHUNK_SIZE -> CHUNK_DATA -> CHUNK_END -> CHUNK_SIZE ...
+                                          -> TRAILERS -> DONE  (chunked; size 0 ends it)
+    any state -> FAILED on bad input
+
+``line_received`` returns the ``RequestHead`` when the head is complete, and
+``data_received`` returns the body bytes it consumed and whatever follows them.
+In DONE the parser takes nothing until ``start_next``: the channel answers one
+request at a time, so pipelined bytes wait, unparsed, until the response is out.
+
+Bad input raises a ``ProtocolError`` subclass carrying the status to send, and
+nothing else; after one, the parser stays FAILED and the connection is closed.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+import attrs
+
+from ._config import ServerConfig
+from ._errors import (
+    BadRequest,
+    ContentTooLarge,
+    ExpectationFailed,
+    HeaderFieldsTooLarge,
+    MethodNotImplemented,
+    ProtocolError,
+    URITooLong,
+    VersionNotSupported,
+)
+from ._framing import HTTP_10, HTTP_11, keep_alive, request_body_length
+from ._headers import Headers, is_field_value, is_token, parse_list
+
+
+class State(enum.Enum):
+    REQUEST_LINE = "request line"
+    HEADERS = "headers"
+    BODY = "body"
+    CHUNK_SIZE = "chunk size"
+    CHUNK_DATA = "chunk data"
+    CHUNK_END = "chunk end"
+    TRAILERS = "trailers"
+    DONE = "done"
+    FAILED = "failed"
+
+
+LINE_STATES = frozenset(
+    {State.REQUEST_LINE, State.HEADERS, State.CHUNK_SIZE, State.CHUNK_END, State.TRAILERS}
+)
+
+_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
+
+# request-target (RFC 9112 §3.2): visible ASCII only. '#' never belongs to a
+# request, and controls, spaces and raw non-ASCII are refused rather than guessed at.
+_TARGET_CHARS = re.compile(rb"[\x21\x22\x24-\x7e]+")
+_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_ABSOLUTE_FORM = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?]*)(.*)", re.DOTALL)
+_AUTHORITY_FORM = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+,;=%]+:[0-9]+")
+
+# Host (RFC 9110 §7.2): uri-host [ ":" port ]; an IP literal in brackets or a reg-name.
+_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
+
+# chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1). Hex digits only and at
+# most 16 of them: no "0x", signs or underscores (waitress CVE-2022-24761), and no
+# unbounded digit strings to spend CPU on.
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t !-~\x80-\xff])*"'
+_CHUNK_LINE = re.compile(
+    rb"([0-9A-Fa-f]{1,16})(?:[ \t]*;[ \t]*" + _TOKEN
+    + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|" + _QUOTED + rb"))?)*"
+)
+# A chunk-size line with extensions has no business being longer than this.
+MAX_CHUNK_LINE = 4096
+
+
+@attrs.frozen
+class RequestHead:
+    """A parsed request head, validated and with its framing decided."""
+
+    method: bytes
+    target: bytes
+    path: bytes  # the target's path, still percent-encoded; b"*" for OPTIONS *
+    query: bytes  # after the first "?", without it
+    version: bytes
+    headers: Headers
+    host: bytes  # the absolute-form authority when given, else the Host field
+    body_length: int | None  # None: chunked
+    keep_alive: bool
+    expect_continue: bool
+
+
+class RequestParser:
+    """Parses a stream of requests, one at a time; see the module docstring."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+        self.state = State.REQUEST_LINE
+        self.trailers = Headers()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._head_size = 0
+        self._request_line: tuple[bytes, bytes, bytes, bytes, bytes, bytes | None] | None = None
+        self._headers = Headers()
+        self._remaining = 0  # bytes left in the Content-Length body or current chunk
+        self._body_size = 0  # chunked bytes so far, against max_body_size
+
+    @property
+    def wants_line(self) -> bool:
+        return self.state in LINE_STATES
+
+    @property
+    def max_line_length(self) -> int:
+        """The longest line acceptable in the current state, without its CRLF."""
+        state = self.state
+        if state is State.REQUEST_LINE:
+            return self._config.max_request_line
+        if state is State.HEADERS or state is State.TRAILERS:
+            budget = self._config.max_head_size - self._head_size
+            return max(0, min(self._config.max_header_line, budget))
+        if state is State.CHUNK_SIZE:
+            return MAX_CHUNK_LINE
+        return 0  # CHUNK_END: only an empty line
+
+    def line_too_long(self) -> ProtocolError:
+        """The error for a line over ``max_line_length``; the parser is then FAILED."""
+        state, self.state = self.state, State.FAILED
+        if state is State.REQUEST_LINE:
+            return URITooLong()
+        if state is State.HEADERS or state is State.TRAILERS:
+            return HeaderFieldsTooLarge()
+        return BadRequest("Malformed chunked body")
+
+    def fail(self) -> None:
+        """Stop parsing for good: the connection is being closed."""
+        self.state = State.FAILED
+
+    def start_next(self) -> None:
+        """After DONE: expect the next request on the same connection."""
+        assert self.state is State.DONE, self.state
+        self._reset()
+        self.trailers = Headers()
+        self.state = State.REQUEST_LINE
+
+    def line_received(self, line: bytes) -> RequestHead | None:
+        """Take one line; returns the head when it is complete."""
+        try:
+            state = self.state
+            if state is State.HEADERS:
+                if line:
+                    self._header_line(line, self._headers)
+                    return None
+                return self._finish_head()
+            if state is State.REQUEST_LINE:
+                self._on_request_line(line)
+            elif state is State.CHUNK_SIZE:
+                self._on_chunk_size(line)
+            elif state is State.CHUNK_END:
+                if line:
+                    raise BadRequest("Missing CRLF after chunk data")
+                self.state = State.CHUNK_SIZE
+            elif state is State.TRAILERS:
+                if line:
+                    self._header_line(line, self.trailers)
+                else:
+                    self.state = State.DONE
+            else:
+                raise AssertionError(f"no line expected in state {state}")
+            return None
+        except ProtocolError:
+            self.state = State.FAILED
+            raise
+
+    def data_received(self, data: bytes) -> tuple[bytes, bytes]:
+        """Take raw body bytes; returns (body bytes consumed, bytes left over)."""
+        remaining = self._remaining
+        if len(data) < remaining:
+            self._remaining = remaining - len(data)
+            return data, b""
+        self._remaining = 0
+        self.state = State.DONE if self.state is State.BODY else State.CHUNK_END
+        if len(data) == remaining:
+            return data, b""
+        return data[:remaining], data[remaining:]
+
+    # -- the head -----------------------------------------------------------
+
+    def _count(self, line: bytes) -> None:
+        self._head_size += len(line) + 2
+        if self._head_size > self._config.max_head_size:
+            raise HeaderFieldsTooLarge()
+
+    def _on_request_line(self, line: bytes) -> None:
+        self._count(line)
+        if not line:
+            # RFC 9112 §2.2: ignore empty lines before a request line (some
+            # clients send an extra CRLF after a POST body); they count
+            # toward the head size, so a stream of them is still bounded.
+            return
+        parts = line.split(b" ")
+        if len(parts) != 3:
+            raise BadRequest("Malformed request line")
+        method, target, version = parts
+        if not is_token(method):
+            raise BadRequest("Malformed method")
+        if version != HTTP_11 and version != HTTP_10:
+            if _VERSION.fullmatch(version):
+                raise VersionNotSupported()
+            raise BadRequest("Malformed HTTP version")
+        path, query, authority = _split_target(method, target)
+        self._request_line = (method, target, path, query, version, authority)
+        self.state = State.HEADERS
+
+    def _header_line(self, line: bytes, into: Headers) -> None:
+        self._count(line)
+        if len(into) >= self._config.max_headers:
+            raise HeaderFieldsTooLarge("Too many header fields")
+        if line[0] in b" \t":
+            # RFC 9112 §5.2: obs-fold is refused outright, never unfolded.
+            raise BadRequest("Obsolete line folding in header")
+        name, colon, value = line.partition(b":")
+        if not colon or not is_token(name):
+            # Covers whitespace before the colon (RFC 9112 §5.1: MUST reject).
+            raise BadRequest("Malformed header field")
+        value = value.strip(b" \t")
+        if not is_field_value(value):
+            raise BadRequest("Invalid character in header field")
+        into.add(name.lower(), value)
+
+    def _finish_head(self) -> RequestHead:
+        assert self._request_line is not None
+        method, target, path, query, version, authority = self._request_line
+        headers = self._headers
+        hosts = headers.get_all(b"host")
+        if len(hosts) > 1:
+            raise BadRequest("More than one Host")  # RFC 9112 §3.2
+        if not hosts and version == HTTP_11:
+            raise BadRequest("Missing Host")
+        if hosts and _HOST.fullmatch(hosts[0]) is None:
+            raise BadRequest("Malformed Host")
+        length = request_body_length(version, headers)
+        if length is not None and length > self._config.max_body_size:
+            raise ContentTooLarge()
+        expect_continue = False
+        expectations = headers.get_all(b"expect")
+        if expectations:
+            if parse_list(expectations) != [b"100-continue"]:
+                raise ExpectationFailed()
+            # RFC 9110 §10.1.1: ignored on HTTP/1.0, and moot without a body.
+            expect_continue = version == HTTP_11 and length != 0
+        if length == 0:
+            self.state = State.DONE
+        elif length is None:
+            self.state = State.CHUNK_SIZE
+        else:
+            self.state = State.BODY
+            self._remaining = length
+        return RequestHead(
+            method=method,
+            target=target,
+            path=path,
+            query=query,
+            version=version,
+            headers=headers,
+            host=authority if authority is not None else (hosts[0] if hosts else b""),
+            body_length=length,
+            keep_alive=keep_alive(version, headers),
+            expect_continue=expect_continue,
+        )
+
+    # -- chunked bodies -----------------------------------------------------
+
+    def _on_chunk_size(self, line: bytes) -> None:
+        match = _CHUNK_LINE.fullmatch(line)
+        if match is None:
+            raise BadRequest("Malformed chunk size")
+        size = int(match.group(1), 16)
+        if size == 0:
+            self._head_size = 0  # trailers get a head's budget of their own
+            self.state = State.TRAILERS
+            return
+        self._body_size += size
+        if self._body_size > self._config.max_body_size:
+            raise ContentTooLarge()
+        self._remaining = size
+        self.state = State.CHUNK_DATA
+
+
+def _split_target(method: bytes, target: bytes) -> tuple[bytes, bytes, bytes | None]:
+    """Split a request-target into (path, query, authority) per RFC 9112 §3.2."""
+    if _TARGET_CHARS.fullmatch(target) is None:
+        raise BadRequest("Malformed request target")
+    if b"%" in target and _BAD_PERCENT.search(target):
+        raise BadRequest("Malformed percent-encoding in request target")
+    authority = None
+    if target[0] != 0x2F:  # not origin-form
+        if target == b"*":
+            if method != b"OPTIONS":
+                raise BadRequest("Asterisk target is only for OPTIONS")
+            return b"*", b"", None
+        if method == b"CONNECT":
+            if _AUTHORITY_FORM.fullmatch(target) is None:
+                raise BadRequest("Malformed CONNECT target")
+            raise MethodNotImplemented()  # a tunnel is not this server's job
+        match = _ABSOLUTE_FORM.fullmatch(target)
+        if match is None or match.group(1).lower() not in (b"http", b"https"):
+            raise BadRequest("Malformed request target")
+        authority, target = match.group(2), match.group(3)
+        if b"@" in authority or _HOST.fullmatch(authority) is None:
+            # RFC 9110 §4.2.4: userinfo is deprecated and a phishing tool.
+            raise BadRequest("Malformed authority in request target")
+        if not target or target[0] == 0x3F:  # "" or "?query": path is "/"
+            target = b"/" + target
+    path, _, query = target.partition(b"?")
+    return path, query, authority

@@ -1,0 +1,327 @@
+"""HTTPChannel: the glue between a transport and the request parser.
+
+One connection, one channel. ``LineReceiver`` does the I/O: it hands over lines
+or raw bytes as the parser's state asks (``_follow_parser`` is the only place
+the mode changes). Requests are answered strictly one at a time: once a request
+has been read, reading stops until its response is finished, so pipelined
+requests wait unparsed in the buffer and responses can never go out of order
+(Twisted's CVE-2023-46137 and CVE-2024-41671 were both this going wrong).
+
+Bad input ends in ``_refuse``: a status and a short body if no response has
+started, then the connection closes. Nothing after a bad request is parsed.
+
+Timers, all on the factory's clock: before a request's first byte the idle
+timer (``first_request_timeout``, then ``keep_alive_timeout``) closes quietly;
+from the first byte the head deadline (``head_timeout``) answers 408; while a
+body is being read, ``body_timeout`` bounds the wait for each next piece.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import unquote_to_bytes
+
+from twisted.internet.interfaces import IDelayedCall, ITCPTransport
+from twisted.logger import Logger
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from ._errors import ProtocolError, RequestTimeout
+from ._parser import RequestHead, RequestParser, State
+from ._request import ConnectionInfo, Discard, Request, RequestBody
+from ._response import Response
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._factory import HTTPFactory
+
+_RAW_STATES = frozenset({State.BODY, State.CHUNK_DATA})
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class HTTPChannel(LineReceiver):
+    """One HTTP/1.1 connection on the server side."""
+
+    delimiter = b"\r\n"
+    _log = Logger()
+
+    def __init__(self, site: HTTPFactory) -> None:
+        self._site = site
+        self._config = site.config
+        self._parser = RequestParser(site.config)
+        self.MAX_LENGTH = self._parser.max_line_length
+        self._head: RequestHead | None = None
+        self._request: Request | None = None
+        self._response: Response | None = None
+        self._timer: IDelayedCall | None = None
+        self._awaiting_request = True  # no byte of the next request seen yet
+        self._continue_sent = False
+        self._closed = False
+        self._connection: ConnectionInfo | None = None
+
+    # -- Twisted's side -----------------------------------------------------
+
+    def connectionMade(self) -> None:
+        transport = self.transport
+        assert transport is not None
+        if ITCPTransport.providedBy(transport):
+            transport.setTcpNoDelay(True)  # responses are whole; don't let Nagle hold them
+        self._connection = ConnectionInfo.from_transport(transport)
+        self._set_timer(self._config.first_request_timeout, self._idle_timed_out)
+
+    def dataReceived(self, data: bytes) -> None:
+        if data and self._awaiting_request:
+            self._request_started()
+        super().dataReceived(data)
+
+    def lineReceived(self, line: bytes) -> None:
+        if self._closed:
+            return
+        if self._awaiting_request:
+            self._request_started()  # pipelined: its bytes were already buffered
+        try:
+            head = self._parser.line_received(line)
+        except ProtocolError as error:
+            self._refuse(error)
+            return
+        if head is not None:
+            self._dispatch(head)
+        self._follow_parser(b"")
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if self._closed:
+            return
+        body, rest = self._parser.data_received(data)
+        if self._timer is not None:
+            self._timer.reset(self._config.body_timeout)
+        assert self._request is not None
+        self._request.body.data(body)
+        self._follow_parser(rest)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._refuse(self._parser.line_too_long())
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
+        self._closed = True
+        self._cancel_timer()
+        self._parser.fail()
+        if self._request is not None:
+            self._request.body.fail(reason.value)
+        if self._response is not None:
+            self._response.connection_lost(reason)
+
+    # -- what responses ask of the channel ----------------------------------
+
+    def head_defaults(self) -> tuple[bytes, bytes]:
+        """The Date and Server values for a response head."""
+        return self._site.date.at(self._site.clock.seconds()), self._config.server_header
+
+    def connection_reusable(self) -> bool:
+        """Whether the connection can carry another request once this response is out."""
+        if self._request is None or self._head is None:
+            return False
+        body = self._request.body
+        if body.complete or body.claimed:
+            return True
+        if self._head.expect_continue and not self._continue_sent:
+            return False  # the client holds the body back; whether it sends it is unknowable
+        return body.length is not None and body.length <= self._config.max_discard_size
+
+    def response_finished(self, response: Response) -> None:
+        if response is not self._response:
+            return  # an error page sent by _refuse, or a stale response
+        self._log_access(response)
+        if not response.keep_alive:
+            self._close()
+        elif self._parser.state is State.DONE:
+            self._next_request()
+        elif self.connection_reusable() and self._body_fits_discard():
+            assert self._request is not None
+            self._request.body.discard()
+            self._update_reading()
+        else:
+            self._close()
+
+    def response_aborted(self, response: Response) -> None:
+        if response is self._response:
+            self._close()
+
+    # -- the request cycle --------------------------------------------------
+
+    def _request_started(self) -> None:
+        self._awaiting_request = False
+        self._set_timer(self._config.head_timeout, self._head_timed_out)
+
+    def _dispatch(self, head: RequestHead) -> None:
+        self._cancel_timer()
+        path = unquote_to_bytes(head.path) if b"%" in head.path else head.path
+        prefix, handlers = self._site.router.route(path)
+        assert self._connection is not None
+        request = Request(
+            method=head.method,
+            target=head.target,
+            path=head.path,
+            query=head.query,
+            version=head.version,
+            headers=head.headers,
+            host=head.host,
+            script_name=prefix,
+            path_info=path[len(prefix):],
+            connection=self._connection,
+            body=RequestBody(head.body_length, self._update_reading),
+        )
+        response = Response(self, head.method, head.version, head.keep_alive)
+        self._head, self._request, self._response = head, request, response
+        self._continue_sent = False
+        try:
+            if path == b"*":
+                response.send(200)  # OPTIONS *: the server is here (RFC 9110 §9.3.7)
+                return
+            for handler in handlers:
+                if handler.handle(request, response):
+                    return
+            response.send_error(404)
+        except Exception:
+            self._log.failure(
+                "Handler failed on {method} {target}",
+                method=head.method.decode("ascii"),
+                target=head.target.decode("ascii"),
+            )
+            response.fail()
+        finally:
+            self._update_reading()
+
+    def _follow_parser(self, rest: bytes) -> None:
+        """Act on the parser's new state: end of message, and the LineReceiver mode."""
+        parser = self._parser
+        if parser.state is State.DONE:
+            if self._request is not None and not self._request.body.complete:
+                self._request.body.finish(parser.trailers)
+            if self._response is not None and self._response.finished:
+                self._next_request()
+        if self._closed:
+            return
+        if parser.state in _RAW_STATES:
+            self.setRawMode()
+        else:
+            self.MAX_LENGTH = parser.max_line_length
+            self.setLineMode(rest)
+        self._update_reading()
+
+    def _next_request(self) -> None:
+        self._head = self._request = self._response = None
+        self._parser.start_next()
+        self.MAX_LENGTH = self._parser.max_line_length
+        self._awaiting_request = True
+        self._set_timer(self._config.keep_alive_timeout, self._idle_timed_out)
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        """Read from the client exactly when the current request needs it."""
+        if self._closed:
+            return
+        request = self._request
+        if request is None:
+            want = True  # between requests: read the next head
+        else:
+            body = request.body
+            want = body.flowing and self._parser.state is not State.DONE
+            if want:
+                self._send_continue()
+                if self._timer is None:
+                    self._set_timer(self._config.body_timeout, self._body_timed_out)
+            elif self._timer is not None:
+                self._cancel_timer()
+        if want:
+            if self.paused:
+                self.resumeProducing()
+        elif not self.paused:
+            self.pauseProducing()
+
+    def _send_continue(self) -> None:
+        """``100 Continue`` once a handler wants the body and before any final status."""
+        head, response = self._head, self._response
+        if (
+            head is not None and head.expect_continue and not self._continue_sent
+            and response is not None and not response.started
+        ):
+            self._continue_sent = True
+            assert self.transport is not None
+            self.transport.write(_CONTINUE)
+
+    def _body_fits_discard(self) -> bool:
+        assert self._request is not None
+        length = self._request.body.length
+        return length is not None and length <= self._config.max_discard_size
+
+    # -- endings ------------------------------------------------------------
+
+    def _refuse(self, error: ProtocolError) -> None:
+        """Answer a bad request once, then close: framing can no longer be trusted."""
+        self._parser.fail()
+        response = self._response
+        if response is None or not response.started:
+            if response is not None:
+                response.connection_lost(Failure(error))  # the handler's writes now go nowhere
+            method = self._head.method if self._head is not None else b"GET"
+            page = Response(self, method, b"HTTP/1.1", keep_alive=False)
+            page.send_error(error.status, error.message)
+        self._log.info(
+            "Refused a request from {client}: {status} {message}",
+            client=self._client_name(), status=error.status, message=error.message,
+        )
+        if self._request is not None:
+            self._request.body.fail(error)
+        self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        self._cancel_timer()
+        self._parser.fail()
+        assert self.transport is not None
+        self.transport.loseConnection()
+
+    def _idle_timed_out(self) -> None:
+        self._timer = None
+        self._close()  # nothing was asked, so nothing is answered
+
+    def _head_timed_out(self) -> None:
+        self._timer = None
+        self._refuse(RequestTimeout("Request head not received in time"))
+
+    def _body_timed_out(self) -> None:
+        self._timer = None
+        self._refuse(RequestTimeout("Request body not received in time"))
+
+    # -- helpers ------------------------------------------------------------
+
+    def _set_timer(self, seconds: float, on_expiry: Callable[[], None]) -> None:
+        self._cancel_timer()
+        self._timer = self._site.clock.callLater(seconds, on_expiry)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+
+    def _client_name(self) -> str:
+        info = self._connection
+        if info is None or info.client_host is None:
+            return "-"
+        return info.client_host
+
+    def _log_access(self, response: Response) -> None:
+        if not self._config.access_log or self._head is None:
+            return
+        head = self._head
+        self._log.info(
+            '{client} "{method} {target} {version}" {status} {size}',
+            client=self._client_name(),
+            method=head.method.decode("ascii"),
+            target=head.target.decode("ascii"),  # visible ASCII only: the parser saw to it
+            version=head.version.decode("ascii"),
+            status=response.status,
+            size=response.bytes_sent,
+        )

@@ -1,0 +1,270 @@
+"""What a handler writes to: status, headers, body bytes, producers, and the end.
+
+The response owns its framing. From the status, the request method and what
+the handler says of the length, it picks Content-Length, chunked or
+close-delimited (RFC 9112 §6.3), and it holds the head back until the first
+body bytes or the end, so a small response leaves in one write. After HEAD, 204
+and 304 nothing of the body reaches the wire, whatever the handler writes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from html import escape
+from typing import TYPE_CHECKING, Protocol
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IProducer
+from twisted.python.failure import Failure
+
+from ._framing import HTTP_10, BodyMode, response_body_mode
+from ._headers import is_field_value, is_token
+from ._serializer import LAST_CHUNK, STATUS_LINES, chunk, response_head
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import ITransport
+
+
+class _Owner(Protocol):
+    """What a response needs of its channel."""
+
+    transport: ITransport
+
+    def head_defaults(self) -> tuple[bytes, bytes]: ...
+    def connection_reusable(self) -> bool: ...
+    def response_finished(self, response: Response) -> None: ...
+    def response_aborted(self, response: Response) -> None: ...
+
+
+# Hop-by-hop fields belong to the connection, which the server manages
+# (RFC 9110 §7.6.1); a handler setting them would desynchronise framing.
+_HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
+     b"proxy-connection"}
+)
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    STARTED = "started"
+    FINISHED = "finished"
+    CLOSED = "closed"  # the connection went away, or the server took over
+
+
+class Response:
+    """The response to one request. Create none yourself; a handler is given one."""
+
+    def __init__(self, owner: _Owner, method: bytes, version: bytes, keep_alive: bool) -> None:
+        self._owner = owner
+        self._method = method
+        self._version = version
+        self.keep_alive = keep_alive
+        self.status = 0
+        self._state = _State.NEW
+        self._mode = BodyMode.NONE
+        self._remaining = 0  # body bytes still owed under Content-Length
+        self._pending_head: bytes | None = None
+        self._producer: IProducer | None = None
+        self._waiters: list[Deferred[None]] = []
+        self.bytes_sent = 0  # body bytes, for the access log
+
+    @property
+    def started(self) -> bool:
+        return self._state is not _State.NEW
+
+    @property
+    def finished(self) -> bool:
+        return self._state is _State.FINISHED
+
+    def start(
+        self, status: int, headers: Iterable[tuple[bytes, bytes]] = (), reason: bytes | None = None
+    ) -> None:
+        """Set the status and headers. They go out with the first body bytes or at finish."""
+        if self._state is not _State.NEW:
+            if self._state is _State.CLOSED:
+                return
+            raise RuntimeError("the response has already started")
+        if not 200 <= status <= 999:
+            raise ValueError(f"status must be a final status, 200 to 999, not {status!r}")
+        date, server = self._owner.head_defaults()
+        out = []
+        length = None
+        close = False
+        add_date = add_server = True
+        for name, value in headers:
+            if not is_token(name) or not is_field_value(value):
+                raise ValueError(f"invalid response header {name!r}")
+            key = name.lower()
+            if key == b"content-length":
+                if not value.isdigit():
+                    raise ValueError(f"invalid Content-Length {value!r}")
+                if status == 204:
+                    continue  # RFC 9110 §8.6: never on a 204
+                length = int(value)
+            elif key in _HOP_BY_HOP:
+                if key == b"connection" and value.lower() == b"close":
+                    close = True
+                    continue
+                raise ValueError(f"{name!r} is a hop-by-hop header the server manages")
+            elif key == b"date":
+                add_date = False
+            elif key == b"server":
+                add_server = False
+            out.append((name, value))
+        mode = response_body_mode(self._method, status, self._version, length)
+        keep = (
+            self.keep_alive and not close and mode is not BodyMode.CLOSE
+            and self._owner.connection_reusable()
+        )
+        front = []
+        if add_date:
+            front.append((b"Date", date))
+        if add_server:
+            front.append((b"Server", server))
+        if mode is BodyMode.CHUNKED:
+            out.append((b"Transfer-Encoding", b"chunked"))
+        if not keep:
+            out.append((b"Connection", b"close"))
+        elif self._version == HTTP_10:
+            out.append((b"Connection", b"keep-alive"))
+        self.status = status
+        self.keep_alive = keep
+        self._mode = mode
+        self._remaining = length or 0
+        self._pending_head = response_head(status, front + out, reason)
+        self._state = _State.STARTED
+
+    def write(self, data: bytes) -> None:
+        """Send body bytes. Ignored once the connection has gone."""
+        state = self._state
+        if state is not _State.STARTED:
+            if state is _State.CLOSED:
+                return
+            raise RuntimeError(f"write on a response that is {state.value}")
+        mode = self._mode
+        if mode is BodyMode.LENGTH:
+            if len(data) > self._remaining:
+                # More than the Content-Length promised: what fits is sent and the
+                # connection closes at finish, so the excess can never be read as
+                # the start of another response.
+                data = data[: self._remaining]
+                self.keep_alive = False
+            self._remaining -= len(data)
+        elif mode is BodyMode.NONE:
+            data = b""
+        elif mode is BodyMode.CHUNKED and data:
+            self.bytes_sent += len(data)
+            self._send(chunk(data))
+            return
+        self.bytes_sent += len(data)
+        if data or self._pending_head is not None:
+            self._send(data)
+
+    def finish(self) -> None:
+        """End the response. Ignored once the connection has gone."""
+        state = self._state
+        if state is not _State.STARTED:
+            if state is _State.CLOSED:
+                return
+            raise RuntimeError(f"finish on a response that is {state.value}")
+        if self._mode is BodyMode.CHUNKED:
+            self._send(LAST_CHUNK)
+        elif self._pending_head is not None:
+            self._send(b"")
+        if self._mode is BodyMode.LENGTH and self._remaining:
+            # Fewer bytes than promised: the client can only learn that from the
+            # connection closing (RFC 9112 §6.3 rule 5, seen from the sender).
+            self.keep_alive = False
+        self._unregister()
+        self._state = _State.FINISHED
+        self._owner.response_finished(self)
+        self._fire(None)
+
+    def send(
+        self, status: int, body: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()
+    ) -> None:
+        """A whole response at once, with its Content-Length, in one write."""
+        self.start(status, [*headers, (b"Content-Length", b"%d" % len(body))])
+        self.write(body)
+        self.finish()
+
+    def send_error(
+        self, status: int, detail: str | None = None, headers: Iterable[tuple[bytes, bytes]] = ()
+    ) -> None:
+        """A small HTML error page; ``detail`` is escaped."""
+        self.send(status, error_page(status, detail),
+                  [(b"Content-Type", b"text/html; charset=utf-8"), *headers])
+
+    def fail(self) -> None:
+        """Give up: a 500 if nothing was sent yet, else the connection closes."""
+        if self._state is _State.NEW:
+            self.send_error(500)
+        elif self._state is _State.STARTED:
+            self._close(Failure(RuntimeError("response failed")))
+            self._owner.response_aborted(self)
+
+    def register_producer(self, producer: IProducer, streaming: bool) -> None:
+        """Let the client's reading pace ``producer`` (Twisted's producer/consumer API)."""
+        if self._state is _State.CLOSED:
+            producer.stopProducing()
+            return
+        self._producer = producer
+        self._owner.transport.registerProducer(producer, streaming)
+
+    def unregister_producer(self) -> None:
+        self._unregister()
+
+    def notify_finish(self) -> Deferred[None]:
+        """Fires with None when the response is finished, or fails if the connection goes first."""
+        waiter: Deferred[None] = Deferred()
+        if self._state is _State.FINISHED:
+            waiter.callback(None)
+        elif self._state is _State.CLOSED:
+            waiter.errback(ConnectionError("the connection closed before the response finished"))
+        else:
+            self._waiters.append(waiter)
+        return waiter
+
+    # -- the channel's side -------------------------------------------------
+
+    def connection_lost(self, reason: Failure) -> None:
+        if self._state is _State.NEW or self._state is _State.STARTED:
+            self._close(reason)
+
+    def _close(self, reason: Failure) -> None:
+        self._state = _State.CLOSED
+        self.keep_alive = False
+        self._unregister()
+        self._fire(reason)
+
+    def _send(self, data: bytes) -> None:
+        head = self._pending_head
+        if head is None:
+            self._owner.transport.write(data)
+        else:
+            self._pending_head = None
+            self._owner.transport.writeSequence([head, data])
+
+    def _unregister(self) -> None:
+        if self._producer is not None:
+            self._producer = None
+            self._owner.transport.unregisterProducer()
+
+    def _fire(self, result: Failure | None) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if result is None:
+                waiter.callback(None)
+            else:
+                waiter.errback(result)
+
+
+def error_page(status: int, detail: str | None = None) -> bytes:
+    """A short, fixed HTML page for an error status; nothing from the request is in it."""
+    title = STATUS_LINES.get(status, b"HTTP/1.1 %d Error\r\n" % status)[9:-2].decode("ascii")
+    extra = f"<p>{escape(detail)}</p>" if detail else ""
+    return (
+        f"<!DOCTYPE html>\n<html><head><title>{title}</title></head>"
+        f"<body><h1>{title}</h1>{extra}</body></html>\n"
+    ).encode()

@@ -1,0 +1,271 @@
+"""The ``twistd minihttp`` command line: Options, the config file, and makeService.
+
+Every limit and timeout of ``ServerConfig`` is an option of the same name
+(``max_body_size`` is ``--max-body-size``) and a key of the config file; the
+command line wins over the file. Mounts, ports and the Python path come from
+both as well. A mistake in either is reported in one line naming the option.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tomllib
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+from twisted.python.threadpool import ThreadPool
+
+from ._config import ServerConfig
+from ._factory import HTTPFactory
+from ._routing import Router, normalize_prefix
+from ._static import StaticFiles
+
+DEFAULT_PORT = "tcp:8000"
+DEFAULT_STATIC = "static"
+
+# One line of help per ServerConfig field that the command line exposes.
+_HELP = {
+    "max_request_line": "Longest request line in bytes; longer gets 414.",
+    "max_header_line": "Longest header line in bytes; longer gets 431.",
+    "max_head_size": "Largest request head in bytes; larger gets 431.",
+    "max_headers": "Most header fields in a request; more gets 431.",
+    "max_body_size": "Largest request body in bytes; larger gets 413.",
+    "max_discard_size": "Largest unread body thrown away to keep a connection open.",
+    "first_request_timeout": "Seconds a new connection may wait before its first request.",
+    "keep_alive_timeout": "Seconds an idle persistent connection is kept open.",
+    "head_timeout": "Seconds from a request's first byte to the end of its head.",
+    "body_timeout": "Seconds a body may go without sending any bytes.",
+    "threads": "Threads running WSGI apps.",
+}
+_FIELDS = {field.name: field for field in attrs.fields(ServerConfig)}
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Serve static folders and WSGI apps over HTTP/1.1. With no --static or --wsgi,"
+        " ./static is served at /. Mounts take [PREFIX=]: the longest prefix wins, and on"
+        " one prefix a static file is tried before an app."
+    )
+    optFlags = [["no-access-log", None, "Do not log a line per response."]]
+    optParameters = [
+        [name.replace("_", "-"), None, None, f"{help_} [default: {_FIELDS[name].default}]"]
+        for name, help_ in _HELP.items()
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["port"] = []
+        self["static"] = []
+        self["wsgi"] = []
+        self["pythonpath"] = []
+        self["config-file"] = None
+
+    def opt_port(self, value: str) -> None:
+        """Endpoint to listen on: a port number or a Twisted endpoint string
+        (tcp:8080:interface=127.0.0.1, unix:/path). Repeatable. [default: 8000]"""
+        self["port"].append(value)
+
+    opt_p = opt_port
+
+    def opt_static(self, value: str) -> None:
+        """[PREFIX=]DIR: serve the files of DIR at PREFIX (default /). Repeatable."""
+        self["static"].append(value)
+
+    def opt_wsgi(self, value: str) -> None:
+        """[PREFIX=]MODULE:CALLABLE, or MODULE:FACTORY() to call an app factory:
+        run a WSGI app at PREFIX (default /). Repeatable."""
+        self["wsgi"].append(value)
+
+    def opt_pythonpath(self, value: str) -> None:
+        """Directory to import WSGI apps from. Repeatable."""
+        self["pythonpath"].append(value)
+
+    def opt_config(self, value: str) -> None:
+        """A TOML file with any of these options (see docs/configuration.md)."""
+        self["config-file"] = value
+
+    def postOptions(self) -> None:
+        file_values = _read_config_file(self["config-file"]) if self["config-file"] else {}
+        settings: dict[str, Any] = {}
+        for name, field in _FIELDS.items():
+            given = self.get(name.replace("_", "-"))
+            if given is not None:
+                settings[name] = _coerce(_option(name), given, field.type)
+            elif name in file_values:
+                settings[name] = _coerce(f"{name} in the config file", file_values[name], field.type)
+        if self["no-access-log"]:
+            settings["access_log"] = False
+        elif "access_log" in file_values:
+            settings["access_log"] = bool(file_values["access_log"])
+        try:
+            self["config"] = ServerConfig(**settings)
+        except ValueError as error:
+            raise usage.UsageError(str(error).replace("_", "-")) from None
+
+        ports = self["port"] or file_values.get("port", []) or [DEFAULT_PORT]
+        self["endpoints"] = [_endpoint(str(port)) for port in ports]
+        self["pythonpath"] = file_values.get("pythonpath", []) + self["pythonpath"]
+        static = self["static"] or file_values.get("static", [])
+        wsgi = self["wsgi"] or file_values.get("wsgi", [])
+        if not static and not wsgi:
+            static = [DEFAULT_STATIC]
+        self["mounts"] = [_static_mount(spec) for spec in static] + [
+            _wsgi_mount(spec, self["pythonpath"]) for spec in wsgi
+        ]
+
+
+def _read_config_file(path: str) -> dict[str, Any]:
+    """The config file's keys, with relative paths made relative to the file."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise usage.UsageError(f"--config: cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise usage.UsageError(f"--config: {path} is not valid TOML: {error}") from None
+    data = {key.replace("-", "_"): value for key, value in data.items()}
+    allowed = {"port", "static", "wsgi", "pythonpath", "access_log", *_HELP}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise usage.UsageError(
+            f"--config: unknown key {unknown[0]!r} in {path}; allowed: {', '.join(sorted(allowed))}"
+        )
+    for key in ("port", "static", "wsgi", "pythonpath"):
+        if key in data and not isinstance(data[key], list):
+            data[key] = [data[key]]
+    here = os.path.dirname(os.path.abspath(path))
+    data["pythonpath"] = [os.path.join(here, p) for p in data.get("pythonpath", [])]
+    data["static"] = [_relative_to(here, spec) for spec in data.get("static", [])]
+    return data
+
+
+def _relative_to(base: str, spec: str) -> str:
+    prefix, directory = _split_mount(spec)
+    return f"{prefix}={os.path.join(base, directory)}"
+
+
+def _coerce(option: str, value: Any, kind: Any) -> Any:
+    converter: Callable[[Any], Any] = int if kind in (int, "int") else float
+    try:
+        return converter(value)
+    except (TypeError, ValueError):
+        wanted = "a whole number" if converter is int else "a number of seconds"
+        raise usage.UsageError(f"{option} takes {wanted}, not {value!r}") from None
+
+
+def _endpoint(port: str) -> str:
+    description = f"tcp:{port}" if port.isdigit() else port
+    from twisted.internet import reactor
+
+    try:
+        serverFromString(reactor, description)
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise usage.UsageError(
+            f"--port: {port!r} is not a port number or endpoint string ({error})"
+        ) from None
+    return description
+
+
+def _split_mount(spec: str) -> tuple[str, str]:
+    if spec.startswith("/") and "=" in spec:
+        prefix, _, target = spec.partition("=")
+        return prefix, target
+    return "/", spec
+
+
+def _static_mount(spec: str) -> tuple[bytes, str, Any]:
+    prefix, directory = _split_mount(spec)
+    if not os.path.isdir(directory):
+        raise usage.UsageError(f"--static: {directory!r} is not a directory")
+    return normalize_prefix(prefix), "static", directory
+
+
+def _wsgi_mount(spec: str, pythonpath: list[str]) -> tuple[bytes, str, Any]:
+    prefix, target = _split_mount(spec)
+    return normalize_prefix(prefix), "wsgi", load_app(target, pythonpath)
+
+
+def load_app(spec: str, pythonpath: list[str] = ()) -> Any:  # type: ignore[assignment]
+    """Import ``module:callable``, or call ``module:factory()``; UsageError if it fails."""
+    module_name, colon, attribute = spec.partition(":")
+    call = attribute.endswith("()")
+    attribute = attribute.removesuffix("()")
+    if not colon or not module_name or not attribute.isidentifier():
+        raise usage.UsageError(
+            f"--wsgi: {spec!r} is not MODULE:CALLABLE or MODULE:FACTORY()"
+        )
+    for directory in reversed(pythonpath):
+        directory = os.path.abspath(directory)
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise usage.UsageError(
+            f"--wsgi: cannot import {module_name!r}: {type(error).__name__}: {error}"
+        ) from None
+    app = getattr(module, attribute, None)
+    if app is None:
+        raise usage.UsageError(f"--wsgi: module {module_name!r} has no {attribute!r}")
+    if call:
+        try:
+            app = app()
+        except Exception as error:
+            raise usage.UsageError(
+                f"--wsgi: {spec!r} failed: {type(error).__name__}: {error}"
+            ) from None
+    if not callable(app):
+        raise usage.UsageError(f"--wsgi: {spec!r} is not callable")
+    return app
+
+
+class _ThreadPoolService(Service):
+    """Starts the WSGI thread pool with the server and stops it (joining threads) after."""
+
+    def __init__(self, pool: ThreadPool) -> None:
+        self.pool = pool
+
+    def startService(self) -> None:
+        super().startService()
+        self.pool.start()
+
+    def stopService(self) -> None:
+        super().stopService()
+        self.pool.stop()
+
+
+def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N802
+    """The service ``twistd minihttp`` runs: one listening port per endpoint."""
+    if reactor is None:
+        from twisted.internet import reactor
+    config: ServerConfig = options["config"]
+    service = MultiService()
+    mounts = []
+    pool = None
+    for prefix, kind, target in options["mounts"]:
+        if kind == "static":
+            mounts.append((prefix, StaticFiles(target)))
+        else:
+            if pool is None:
+                pool = ThreadPool(minthreads=0, maxthreads=config.threads, name="minihttp-wsgi")
+                _ThreadPoolService(pool).setServiceParent(service)
+            from ._wsgi import WSGIHandler
+
+            mounts.append((prefix, WSGIHandler(target, thread_pool=pool, reactor=reactor)))
+    factory = HTTPFactory(Router(mounts), config, clock=reactor)
+    for description in options["endpoints"]:
+        endpoint = serverFromString(reactor, description)
+        StreamServerEndpointService(endpoint, factory).setServiceParent(service)
+    return service

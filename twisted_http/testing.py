@@ -1,0 +1,228 @@
+"""Helpers for testing handlers and apps with fake transports, no sockets.
+
+``FakeConnection`` drives one server connection over ``StringTransport`` with a
+``Clock``; ``parse_responses`` reads back what the server wrote; ``MemoryAgent``
+lets a real HTTP client (twisted.web's Agent, so treq) talk to a factory in
+memory, through ``twisted.test.iosim``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import IProtocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+
+from ._config import ServerConfig
+from ._factory import HTTPFactory
+from ._headers import Headers
+from ._interfaces import IRequestHandler
+from ._protocol import HTTPChannel
+from ._routing import Router
+from ._serializer import request_bytes
+
+__all__ = [
+    "FakeConnection",
+    "MemoryAgent",
+    "RecordedResponse",
+    "parse_responses",
+    "request_bytes",
+]
+
+CLIENT_ADDRESS = IPv4Address("TCP", "127.0.0.1", 40000)
+SERVER_ADDRESS = IPv4Address("TCP", "127.0.0.1", 8000)
+
+
+def _as_router(handler: Router | IRequestHandler) -> Router:
+    return handler if isinstance(handler, Router) else Router([("/", handler)])
+
+
+class FakeConnection:
+    """One connection to a server built around ``handler``, on StringTransport and Clock."""
+
+    def __init__(
+        self,
+        handler: Router | IRequestHandler,
+        config: ServerConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.clock = clock if clock is not None else Clock()
+        self.factory = HTTPFactory(_as_router(handler), config, clock=self.clock)
+        self.transport = StringTransport(hostAddress=SERVER_ADDRESS, peerAddress=CLIENT_ADDRESS)
+        self.channel: HTTPChannel = self.factory.buildProtocol(CLIENT_ADDRESS)
+        self.channel.makeConnection(self.transport)
+
+    def send(self, data: bytes) -> None:
+        """Deliver ``data`` from the client in one piece."""
+        self.channel.dataReceived(data)
+
+    def send_bytewise(self, data: bytes) -> None:
+        """Deliver ``data`` one byte at a time."""
+        for i in range(len(data)):
+            self.channel.dataReceived(data[i : i + 1])
+
+    def request(self, method: bytes, target: bytes, headers: Iterable[tuple[bytes, bytes]] = (),
+                body: bytes = b"") -> None:
+        """Send one HTTP/1.1 request, adding Host and Content-Length when missing."""
+        pairs = list(headers)
+        names = {name.lower() for name, _ in pairs}
+        if b"host" not in names:
+            pairs.insert(0, (b"Host", b"example.com"))
+        if body and b"content-length" not in names and b"transfer-encoding" not in names:
+            pairs.append((b"Content-Length", b"%d" % len(body)))
+        self.send(request_bytes(method, target, pairs, body))
+
+    @property
+    def written(self) -> bytes:
+        return self.transport.value()
+
+    @property
+    def closed(self) -> bool:
+        """True once the server has asked to close the connection."""
+        return bool(self.transport.disconnecting)
+
+    @property
+    def reading(self) -> bool:
+        """True while the server wants bytes from the client (not paused)."""
+        return self.transport.producerState != "paused"
+
+    def responses(self, methods: Sequence[bytes] = ()) -> list[RecordedResponse]:
+        """Everything written so far, parsed; ``methods`` marks responses to HEAD."""
+        return parse_responses(self.written, methods)
+
+    def lose(self) -> None:
+        """The client goes away."""
+        from twisted.internet.error import ConnectionDone
+        from twisted.python.failure import Failure
+
+        self.channel.connectionLost(Failure(ConnectionDone()))
+
+
+@attrs.frozen
+class RecordedResponse:
+    """One response as the client saw it; headers lower-cased, body de-chunked."""
+
+    status: int
+    reason: bytes
+    headers: Headers
+    body: bytes
+    chunked: bool = False
+
+    def header(self, name: bytes) -> bytes | None:
+        return self.headers.get(name.lower())
+
+
+def parse_responses(data: bytes, methods: Sequence[bytes] = ()) -> list[RecordedResponse]:
+    """Split the bytes a server wrote into responses.
+
+    ``methods`` lists the request methods in order, so that a response to HEAD
+    is read without a body; missing entries count as GET. Interim (1xx)
+    responses are returned as responses of their own and consume no method.
+    Raises ValueError on anything that is not a well-formed response stream.
+    """
+    out: list[RecordedResponse] = []
+    index = 0
+    while data:
+        head, sep, data = data.partition(b"\r\n\r\n")
+        if not sep:
+            raise ValueError(f"incomplete response head: {head[:80]!r}")
+        status_line, *lines = head.split(b"\r\n")
+        version, status_text, reason = (status_line.split(b" ", 2) + [b""])[:3]
+        if version != b"HTTP/1.1" or not status_text.isdigit():
+            raise ValueError(f"bad status line {status_line!r}")
+        status = int(status_text)
+        headers = Headers()
+        for line in lines:
+            name, colon, value = line.partition(b":")
+            if not colon or name != name.strip():
+                raise ValueError(f"bad header line {line!r}")
+            headers.add(name.lower(), value.strip())
+        if status < 200:
+            out.append(RecordedResponse(status, reason, headers, b""))
+            continue
+        method = methods[index] if index < len(methods) else b"GET"
+        index += 1
+        body, chunked = b"", False
+        if method == b"HEAD" or status in (204, 304):
+            pass
+        elif headers.get(b"transfer-encoding") == b"chunked":
+            body, data = _dechunk(data)
+            chunked = True
+        elif headers.get(b"content-length") is not None:
+            length = int(headers.get(b"content-length") or b"0")
+            if len(data) < length:
+                raise ValueError(f"body shorter than Content-Length {length}")
+            body, data = data[:length], data[length:]
+        else:
+            body, data = data, b""  # close-delimited
+        out.append(RecordedResponse(status, reason, headers, body, chunked))
+    return out
+
+
+def _dechunk(data: bytes) -> tuple[bytes, bytes]:
+    parts = []
+    while True:
+        size_line, sep, data = data.partition(b"\r\n")
+        if not sep:
+            raise ValueError("incomplete chunked body")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            trailer_end = data.find(b"\r\n")
+            while trailer_end != 0:
+                if trailer_end < 0:
+                    raise ValueError("incomplete trailers")
+                data = data[trailer_end + 2 :]
+                trailer_end = data.find(b"\r\n")
+            return b"".join(parts), data[2:]
+        if data[size : size + 2] != b"\r\n":
+            raise ValueError("chunk not followed by CRLF")
+        parts.append(data[:size])
+        data = data[size + 2 :]
+
+
+class MemoryAgent:
+    """An IAgent whose requests reach ``factory`` in memory: give it to treq.
+
+        agent = MemoryAgent(factory)
+        client = treq.client.HTTPClient(agent)
+        d = client.get("http://example.com/")
+        agent.flush()
+
+    Every request opens a connection of its own; ``flush`` moves the bytes
+    both ways until nothing is left to move.
+    """
+
+    def __init__(self, factory: HTTPFactory) -> None:
+        from twisted.web.client import Agent
+
+        self._reactor = MemoryReactorClock()
+        self._agent = Agent(self._reactor)
+        self._factory = factory
+        self._pumps: list[Any] = []
+
+    def request(self, method: bytes, uri: bytes, headers: Any = None, bodyProducer: Any = None) -> Any:  # noqa: N803
+        from twisted.test import iosim
+
+        result = self._agent.request(method, uri, headers, bodyProducer)
+        host, port, client_factory, _timeout, _bind = self._reactor.tcpClients.pop()
+        server: IProtocol = self._factory.buildProtocol(CLIENT_ADDRESS)
+        server_transport = iosim.FakeTransport(
+            server, isServer=True, hostAddress=SERVER_ADDRESS, peerAddress=CLIENT_ADDRESS
+        )
+        client = client_factory.buildProtocol(None)
+        client_transport = iosim.FakeTransport(
+            client, isServer=False, hostAddress=CLIENT_ADDRESS, peerAddress=SERVER_ADDRESS
+        )
+        self._pumps.append(iosim.connect(server, server_transport, client, client_transport))
+        return result
+
+    def flush(self) -> None:
+        """Move bytes both ways until every connection is idle."""
+        for pump in list(self._pumps):
+            pump.flush()
+            if pump.clientIO.disconnected and pump.serverIO.disconnected:
+                self._pumps.remove(pump)
