@@ -120,6 +120,11 @@ class RequestParser:
         self._body_size = 0  # chunked bytes so far, against max_body_size
 
     @property
+    def method(self) -> bytes | None:
+        """The current request's method, once its request line has been read."""
+        return self._request_line[0] if self._request_line is not None else None
+
+    @property
     def wants_line(self) -> bool:
         return self.state in LINE_STATES
 

@@ -198,7 +198,7 @@ class HTTPChannel(LineReceiver):
         if parser.state is State.DONE:
             if self._request is not None and not self._request.body.complete:
                 self._request.body.finish(parser.trailers)
-            if self._response is not None and self._response.finished:
+            if not self._closed and self._response is not None and self._response.finished:
                 self._next_request()
         if self._closed:
             return
@@ -264,7 +264,7 @@ class HTTPChannel(LineReceiver):
         if response is None or not response.started:
             if response is not None:
                 response.connection_lost(Failure(error))  # the handler's writes now go nowhere
-            method = self._head.method if self._head is not None else b"GET"
+            method = self._parser.method or b"GET"  # an error page to HEAD has no body either
             page = Response(self, method, b"HTTP/1.1", keep_alive=False)
             page.send_error(error.status, error.message)
         self._log.info(
