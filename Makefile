@@ -23,6 +23,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## bench: the in-process figure, then every workload against every server (docs/benchmarks.md)
+bench: $(STAMP)
+	$(BIN)/python bench/inprocess.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check twisted_http twisted tests bench
 

@@ -1,0 +1,59 @@
+"""The in-process benchmark's request bytes, drivers and checker work (no timing asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+inprocess = _load("inprocess")
+
+
+@pytest.mark.parametrize("server", sorted(inprocess.SERVERS))
+@pytest.mark.parametrize("workload", sorted(inprocess.WORKLOADS))
+def test_every_server_answers_every_workload(server: str, workload: str) -> None:
+    """Five requests through each server give five checked 200s with the body."""
+    build = inprocess.SERVERS[server]()
+    _elapsed, written = inprocess.WORKLOADS[workload](build, 5)
+    check = inprocess.check_responses(written, 5)
+    assert (check.responses, check.bad, check.problem) == (5, 0, "")
+
+
+def test_checker_counts_bad_status_and_length() -> None:
+    """A 404, a short body and a missing response are each reported."""
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"
+    missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc"
+    short = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab"
+    assert inprocess.check_responses(ok + ok, 2, body_length=3).bad == 0
+    check = inprocess.check_responses(ok + missing + short, 4, body_length=3)
+    assert check.bad == 3
+    assert check.problem == "status 404"
+
+
+def test_checker_reads_chunked_bodies() -> None:
+    """A chunked response counts its de-chunked length."""
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n"
+    check = inprocess.check_responses(chunked, 1, body_length=3)
+    assert (check.responses, check.bad) == (1, 0)
+
+
+def test_measure_gives_a_table() -> None:
+    """A tiny run yields one rate per round and a table with the ratio column."""
+    results = inprocess.measure(inprocess.SERVERS, ["keep-alive"], requests=3, rounds=2)
+    assert [len(rates) for rates in results["keep-alive"].values()] == [2, 2]
+    assert "minihttp / twisted.web" in inprocess.table(results, 3, 2)
