@@ -184,11 +184,34 @@ def _dechunk(data: bytes) -> tuple[bytes, bytes]:
         data = data[size + 2 :]
 
 
+class _SynchronousProducer:
+    """An IBodyProducer that writes all of its bytes when asked to start."""
+
+    def __init__(self, body: bytes | str) -> None:
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
+        self.length = len(self.body)
+
+    def startProducing(self, consumer: Any) -> Any:  # noqa: N802
+        from twisted.internet.defer import succeed
+
+        consumer.write(self.body)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:  # noqa: N802
+        pass
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        pass
+
+    def stopProducing(self) -> None:  # noqa: N802
+        pass
+
+
 class MemoryAgent:
     """An IAgent whose requests reach ``factory`` in memory: give it to treq.
 
         agent = MemoryAgent(factory)
-        client = treq.client.HTTPClient(agent)
+        client = agent.client()  # a treq HTTPClient
         d = client.get("http://example.com/")
         agent.flush()
 
@@ -219,6 +242,16 @@ class MemoryAgent:
         )
         self._pumps.append(iosim.connect(server, server_transport, client, client_transport))
         return result
+
+    def client(self) -> Any:
+        """A treq ``HTTPClient`` on this agent whose request bodies are sent at once.
+
+        (treq's default body producer waits for the global reactor's cooperator,
+        which a synchronous test never runs.)
+        """
+        from treq.client import HTTPClient
+
+        return HTTPClient(self, data_to_body_producer=_SynchronousProducer)
 
     def flush(self) -> None:
         """Move bytes both ways until every connection is idle."""
