@@ -8,7 +8,7 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel, globalLogPublisher
 
 from twisted_http import Request, Response, Router, ServerConfig
-from twisted_http.testing import FakeConnection, parse_responses, request_bytes
+from twisted_http.testing import FakeConnection, request_bytes
 
 from .handlers import Calls, Declines, Echo, Fixed, Held
 
@@ -49,7 +49,8 @@ def test_date_follows_the_clock() -> None:
 def test_whole_and_bytewise_feeding_give_the_same_bytes() -> None:
     """Feeding a pipelined stream one byte at a time gives exactly the same output."""
     stream = get(b"/a") + request_bytes(
-        b"POST", b"/b", [(b"Host", b"a"), (b"Transfer-Encoding", b"chunked")], b"3\r\nabc\r\n0\r\n\r\n"
+        b"POST", b"/b", [(b"Host", b"a"), (b"Transfer-Encoding", b"chunked")],
+        b"3\r\nabc\r\n0\r\n\r\n",
     ) + get(b"/c", b"Connection: close")
     whole, bytewise = FakeConnection(Echo()), FakeConnection(Echo())
     whole.send(stream)
@@ -136,7 +137,10 @@ def test_reading_pauses_while_a_response_is_pending() -> None:
 
 def test_response_finished_later_starts_the_next_request() -> None:
     """A response finished from a later reactor turn lets the buffered request through."""
-    conn = FakeConnection(Calls(lambda req, resp: conn.clock.callLater(1, resp.send, 200, req.path_info)))
+    def later(request: Request, response: Response) -> None:
+        conn.clock.callLater(1, response.send, 200, request.path_info)
+
+    conn = FakeConnection(Calls(later))
     conn.send(get(b"/x") + get(b"/y"))
     assert conn.responses() == []
     conn.clock.advance(1)
@@ -291,7 +295,8 @@ def test_unsafe_response_headers_become_a_500(header: tuple[bytes, bytes]) -> No
 def test_content_length_body_reaches_the_handler() -> None:
     """A Content-Length body is delivered whole and the next request follows."""
     conn = FakeConnection(Echo())
-    conn.send(request_bytes(b"POST", b"/p", [(b"Host", b"a"), (b"Content-Length", b"5")], b"hello") + GET)
+    post = request_bytes(b"POST", b"/p", [(b"Host", b"a"), (b"Content-Length", b"5")], b"hello")
+    conn.send(post + GET)
     assert [r.body for r in conn.responses()] == [b"POST /p hello", b"GET / "]
 
 
@@ -445,7 +450,8 @@ SMALL = ServerConfig(max_request_line=64, max_header_line=64, max_head_size=256,
         (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+         b"Transfer-Encoding: chunked\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
         (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
         (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),

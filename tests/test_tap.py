@@ -185,7 +185,8 @@ def test_config_file_mistakes(site: Path, text: str, message: str) -> None:
 def test_make_service_listens_on_every_endpoint(site: Path) -> None:
     """The service listens with one factory on each endpoint when started."""
     reactor = MemoryReactor()
-    service = makeService(parse("--port", "8080", "--port", "tcp:8081:interface=127.0.0.1"), reactor)
+    options = parse("--port", "8080", "--port", "tcp:8081:interface=127.0.0.1")
+    service = makeService(options, reactor)
     service.startService()
     try:
         ports = [(port, interface) for port, _, _, interface in reactor.tcpServers]

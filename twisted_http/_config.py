@@ -1,4 +1,4 @@
-"""ServerConfig: every limit, timeout and knob of the server, validated, each default with its reason.
+"""ServerConfig: every limit, timeout and knob of the server, validated, each default explained.
 
 The command line and the config file both build one of these; nothing else in
 the server reads raw options. Sizes are bytes, times are seconds.

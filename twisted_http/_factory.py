@@ -30,10 +30,10 @@ class HTTPFactory(Factory):
         if clock is None:
             from twisted.internet import reactor as default_clock
 
-            clock = default_clock  # type: ignore[assignment]
+            clock = default_clock
         self.router = router
         self.config = config if config is not None else ServerConfig()
-        self.clock: IReactorTime = clock  # type: ignore[assignment]
+        self.clock: IReactorTime = clock
         self.date = HTTPDate()
 
     def buildProtocol(self, addr: Any) -> HTTPChannel:

@@ -21,14 +21,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-from twisted.internet.interfaces import IDelayedCall, ITCPTransport
+from twisted.internet.interfaces import IDelayedCall, IProducer, ITCPTransport
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from ._errors import ProtocolError, RequestTimeout
 from ._parser import RequestHead, RequestParser, State
-from ._request import ConnectionInfo, Discard, Request, RequestBody
+from ._request import ConnectionInfo, Request, RequestBody
 from ._response import Response
 
 if TYPE_CHECKING:
@@ -102,16 +103,32 @@ class HTTPChannel(LineReceiver):
     def lineLengthExceeded(self, line: bytes) -> None:
         self._refuse(self._parser.line_too_long())
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closed = True
         self._cancel_timer()
         self._parser.fail()
         if self._request is not None:
-            self._request.body.fail(reason.value)
+            self._request.body.fail(reason.value or ConnectionError())
         if self._response is not None:
             self._response.connection_lost(reason)
 
     # -- what responses ask of the channel ----------------------------------
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def write_sequence(self, data: list[bytes]) -> None:
+        assert self.transport is not None
+        self.transport.writeSequence(data)
+
+    def register_producer(self, producer: IProducer, streaming: bool) -> None:
+        assert self.transport is not None
+        self.transport.registerProducer(producer, streaming)  # type: ignore[attr-defined]
+
+    def unregister_producer(self) -> None:
+        assert self.transport is not None
+        self.transport.unregisterProducer()  # type: ignore[attr-defined]
 
     def head_defaults(self) -> tuple[bytes, bytes]:
         """The Date and Server values for a response head."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from html import escape
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IProducer
@@ -22,15 +22,14 @@ from ._framing import HTTP_10, BodyMode, response_body_mode
 from ._headers import is_field_value, is_token
 from ._serializer import LAST_CHUNK, STATUS_LINES, chunk, response_head
 
-if TYPE_CHECKING:
-    from twisted.internet.interfaces import ITransport
-
 
 class _Owner(Protocol):
     """What a response needs of its channel."""
 
-    transport: ITransport
-
+    def write(self, data: bytes) -> None: ...
+    def write_sequence(self, data: list[bytes]) -> None: ...
+    def register_producer(self, producer: IProducer, streaming: bool) -> None: ...
+    def unregister_producer(self) -> None: ...
     def head_defaults(self) -> tuple[bytes, bytes]: ...
     def connection_reusable(self) -> bool: ...
     def response_finished(self, response: Response) -> None: ...
@@ -210,7 +209,7 @@ class Response:
             producer.stopProducing()
             return
         self._producer = producer
-        self._owner.transport.registerProducer(producer, streaming)
+        self._owner.register_producer(producer, streaming)
 
     def unregister_producer(self) -> None:
         self._unregister()
@@ -241,15 +240,15 @@ class Response:
     def _send(self, data: bytes) -> None:
         head = self._pending_head
         if head is None:
-            self._owner.transport.write(data)
+            self._owner.write(data)
         else:
             self._pending_head = None
-            self._owner.transport.writeSequence([head, data])
+            self._owner.write_sequence([head, data])
 
     def _unregister(self) -> None:
         if self._producer is not None:
             self._producer = None
-            self._owner.transport.unregisterProducer()
+            self._owner.unregister_producer()
 
     def _fire(self, result: Failure | None) -> None:
         waiters, self._waiters = self._waiters, []

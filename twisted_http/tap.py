@@ -99,12 +99,13 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         file_values = _read_config_file(self["config-file"]) if self["config-file"] else {}
         settings: dict[str, Any] = {}
-        for name, field in _FIELDS.items():
+        for name in _HELP:
+            kind = _FIELDS[name].type
             given = self.get(name.replace("_", "-"))
             if given is not None:
-                settings[name] = _coerce(_option(name), given, field.type)
+                settings[name] = _coerce(_option(name), given, kind)
             elif name in file_values:
-                settings[name] = _coerce(f"{name} in the config file", file_values[name], field.type)
+                settings[name] = _coerce(f"{name} in the config file", file_values[name], kind)
         if self["no-access-log"]:
             settings["access_log"] = False
         elif "access_log" in file_values:

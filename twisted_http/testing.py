@@ -16,6 +16,8 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import IProtocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.web.iweb import IAgent, IBodyProducer
+from zope.interface import implementer
 
 from ._config import ServerConfig
 from ._factory import HTTPFactory
@@ -78,7 +80,7 @@ class FakeConnection:
 
     @property
     def written(self) -> bytes:
-        return self.transport.value()
+        return bytes(self.transport.value())
 
     @property
     def closed(self) -> bool:
@@ -164,7 +166,7 @@ def parse_responses(data: bytes, methods: Sequence[bytes] = ()) -> list[Recorded
 
 
 def _dechunk(data: bytes) -> tuple[bytes, bytes]:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size_line, sep, data = data.partition(b"\r\n")
         if not sep:
@@ -184,6 +186,7 @@ def _dechunk(data: bytes) -> tuple[bytes, bytes]:
         data = data[size + 2 :]
 
 
+@implementer(IBodyProducer)
 class _SynchronousProducer:
     """An IBodyProducer that writes all of its bytes when asked to start."""
 
@@ -207,6 +210,7 @@ class _SynchronousProducer:
         pass
 
 
+@implementer(IAgent)
 class MemoryAgent:
     """An IAgent whose requests reach ``factory`` in memory: give it to treq.
 
@@ -227,7 +231,9 @@ class MemoryAgent:
         self._factory = factory
         self._pumps: list[Any] = []
 
-    def request(self, method: bytes, uri: bytes, headers: Any = None, bodyProducer: Any = None) -> Any:  # noqa: N803
+    def request(
+        self, method: bytes, uri: bytes, headers: Any = None, bodyProducer: Any = None
+    ) -> Any:
         from twisted.test import iosim
 
         result = self._agent.request(method, uri, headers, bodyProducer)
