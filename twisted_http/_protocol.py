@@ -21,20 +21,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-from twisted.internet.interfaces import IDelayedCall, IProducer, ITCPTransport
+from twisted.internet.interfaces import IProducer, ITCPTransport
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
+from ._deadline import Deadline
 from ._errors import ProtocolError, RequestTimeout
 from ._parser import RequestHead, RequestParser, State
 from ._request import ConnectionInfo, Request, RequestBody
 from ._response import Response
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ._factory import HTTPFactory
 
 _RAW_STATES = frozenset({State.BODY, State.CHUNK_DATA})
@@ -55,7 +54,7 @@ class HTTPChannel(LineReceiver):
         self._head: RequestHead | None = None
         self._request: Request | None = None
         self._response: Response | None = None
-        self._timer: IDelayedCall | None = None
+        self._deadline = Deadline(site.clock)
         self._awaiting_request = True  # no byte of the next request seen yet
         self._continue_sent = False
         self._closed = False
@@ -69,7 +68,7 @@ class HTTPChannel(LineReceiver):
         if ITCPTransport.providedBy(transport):
             transport.setTcpNoDelay(True)  # responses are whole; don't let Nagle hold them
         self._connection = ConnectionInfo.from_transport(transport)
-        self._set_timer(self._config.first_request_timeout, self._idle_timed_out)
+        self._deadline.set(self._config.first_request_timeout, self._idle_timed_out)
 
     def dataReceived(self, data: bytes) -> None:
         if data and self._awaiting_request:
@@ -81,21 +80,26 @@ class HTTPChannel(LineReceiver):
             return
         if self._awaiting_request:
             self._request_started()  # pipelined: its bytes were already buffered
+        parser = self._parser
         try:
-            head = self._parser.line_received(line)
+            head = parser.line_received(line)
         except ProtocolError as error:
             self._refuse(error)
             return
         if head is not None:
             self._dispatch(head)
+        elif parser.state is State.HEADERS:
+            # Mid-head: no mode to follow, only the header line limit after the
+            # request line (the head's total size is the parser's to check).
+            self.MAX_LENGTH = self._config.max_header_line
+            return
         self._follow_parser(b"")
 
     def rawDataReceived(self, data: bytes) -> None:
         if self._closed:
             return
         body, rest = self._parser.data_received(data)
-        if self._timer is not None:
-            self._timer.reset(self._config.body_timeout)
+        self._deadline.set(self._config.body_timeout, self._body_timed_out)  # progress
         assert self._request is not None
         self._request.body.data(body)
         self._follow_parser(rest)
@@ -105,7 +109,7 @@ class HTTPChannel(LineReceiver):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closed = True
-        self._cancel_timer()
+        self._deadline.stop()
         self._parser.fail()
         if self._request is not None:
             self._request.body.fail(reason.value or ConnectionError())
@@ -168,10 +172,10 @@ class HTTPChannel(LineReceiver):
 
     def _request_started(self) -> None:
         self._awaiting_request = False
-        self._set_timer(self._config.head_timeout, self._head_timed_out)
+        self._deadline.set(self._config.head_timeout, self._head_timed_out)
 
     def _dispatch(self, head: RequestHead) -> None:
-        self._cancel_timer()
+        self._deadline.clear()
         path = unquote_to_bytes(head.path) if b"%" in head.path else head.path
         prefix, handlers = self._site.router.route(path)
         assert self._connection is not None
@@ -231,7 +235,7 @@ class HTTPChannel(LineReceiver):
         self._parser.start_next()
         self.MAX_LENGTH = self._parser.max_line_length
         self._awaiting_request = True
-        self._set_timer(self._config.keep_alive_timeout, self._idle_timed_out)
+        self._deadline.set(self._config.keep_alive_timeout, self._idle_timed_out)
         self._update_reading()
 
     def _update_reading(self) -> None:
@@ -246,10 +250,10 @@ class HTTPChannel(LineReceiver):
             want = body.flowing and self._parser.state is not State.DONE
             if want:
                 self._send_continue()
-                if self._timer is None:
-                    self._set_timer(self._config.body_timeout, self._body_timed_out)
-            elif self._timer is not None:
-                self._cancel_timer()
+                if not self._deadline.pending:
+                    self._deadline.set(self._config.body_timeout, self._body_timed_out)
+            else:
+                self._deadline.clear()
         if want:
             if self.paused:
                 self.resumeProducing()
@@ -294,34 +298,21 @@ class HTTPChannel(LineReceiver):
 
     def _close(self) -> None:
         self._closed = True
-        self._cancel_timer()
+        self._deadline.stop()
         self._parser.fail()
         assert self.transport is not None
         self.transport.loseConnection()
 
     def _idle_timed_out(self) -> None:
-        self._timer = None
         self._close()  # nothing was asked, so nothing is answered
 
     def _head_timed_out(self) -> None:
-        self._timer = None
         self._refuse(RequestTimeout("Request head not received in time"))
 
     def _body_timed_out(self) -> None:
-        self._timer = None
         self._refuse(RequestTimeout("Request body not received in time"))
 
     # -- helpers ------------------------------------------------------------
-
-    def _set_timer(self, seconds: float, on_expiry: Callable[[], None]) -> None:
-        self._cancel_timer()
-        self._timer = self._site.clock.callLater(seconds, on_expiry)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            if self._timer.active():
-                self._timer.cancel()
-            self._timer = None
 
     def _client_name(self) -> str:
         info = self._connection
