@@ -58,11 +58,19 @@ class Options(usage.Options):
         " ./static is served at /. Mounts take [PREFIX=]: the longest prefix wins, and on"
         " one prefix a static file is tried before an app."
     )
-    optFlags = [["no-access-log", None, "Do not log a line per response."]]
+    optFlags = [
+        ["no-access-log", None, "Do not log a line per response."],
+        # Static mount options: they apply to every --static mount (docs/static.md).
+        ["static-listing", None, "List the files of a directory with no index file."],
+        ["static-follow-symlinks", None, "Follow symlinks that lead out of a static root."],
+        ["static-dotfiles", None, "Serve files and folders whose names start with '.'."],
+        ["static-no-precompressed", None, "Never send a file's .br or .gz sibling."],
+    ]
     optParameters = [
         [name.replace("_", "-"), None, None, f"{help_} [default: {_FIELDS[name].default}]"]
         for name, help_ in _HELP.items()
-    ]
+    ] + [["static-max-age", None, None,
+          "Send Cache-Control: max-age=SECONDS with static files. [default: none]"]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,6 +79,8 @@ class Options(usage.Options):
         self["wsgi"] = []
         self["pythonpath"] = []
         self["config-file"] = None
+        self["static-index"] = []
+        self["static-type"] = []
 
     def opt_port(self, value: str) -> None:
         """Endpoint to listen on: a port number or a Twisted endpoint string
@@ -82,6 +92,14 @@ class Options(usage.Options):
     def opt_static(self, value: str) -> None:
         """[PREFIX=]DIR: serve the files of DIR at PREFIX (default /). Repeatable."""
         self["static"].append(value)
+
+    def opt_static_index(self, value: str) -> None:
+        """Index file of static directories, tried in order. [default: index.html]"""
+        self["static-index"].append(value)
+
+    def opt_static_type(self, value: str) -> None:
+        """.EXT=TYPE: the Content-Type of static files ending in .EXT. Repeatable."""
+        self["static-type"].append(value)
 
     def opt_wsgi(self, value: str) -> None:
         """[PREFIX=]MODULE:CALLABLE, or MODULE:FACTORY() to call an app factory:
@@ -122,7 +140,10 @@ class Options(usage.Options):
         wsgi = self["wsgi"] or file_values.get("wsgi", [])
         if not static and not wsgi:
             static = [DEFAULT_STATIC]
-        self["mounts"] = [_static_mount(spec) for spec in static] + [
+        file_defaults, command_line = _static_settings(file_values, self)
+        self["mounts"] = [
+            _static_mount(spec, file_defaults, command_line) for spec in static
+        ] + [
             _wsgi_mount(spec, self["pythonpath"]) for spec in wsgi
         ]
 
@@ -137,7 +158,7 @@ def _read_config_file(path: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as error:
         raise usage.UsageError(f"--config: {path} is not valid TOML: {error}") from None
     data = {key.replace("-", "_"): value for key, value in data.items()}
-    allowed = {"port", "static", "wsgi", "pythonpath", "access_log", *_HELP}
+    allowed = {"port", "static", "wsgi", "pythonpath", "access_log", *_HELP, *_STATIC_KEYS}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise usage.UsageError(
@@ -152,7 +173,11 @@ def _read_config_file(path: str) -> dict[str, Any]:
     return data
 
 
-def _relative_to(base: str, spec: str) -> str:
+def _relative_to(base: str, spec: Any) -> Any:
+    if isinstance(spec, dict):  # a [[static]] table: {prefix=, dir=, options...}
+        if not isinstance(spec.get("dir"), str):
+            raise usage.UsageError("--config: a [[static]] table needs dir = \"DIRECTORY\"")
+        return {**spec, "dir": os.path.join(base, spec["dir"])}
     prefix, directory = _split_mount(spec)
     return f"{prefix}={os.path.join(base, directory)}"
 
@@ -186,11 +211,85 @@ def _split_mount(spec: str) -> tuple[str, str]:
     return "/", spec
 
 
-def _static_mount(spec: str) -> tuple[bytes, str, Any]:
-    prefix, directory = _split_mount(spec)
+# StaticFiles keyword -> value type, as the config file spells them: top-level
+# "static_<name>" keys for every mount, or bare names in a [[static]] table.
+_STATIC_OPTIONS: dict[str, type] = {
+    "index": list, "listing": bool, "max_age": int, "follow_symlinks": bool,
+    "dotfiles": bool, "precompressed": bool, "types": dict, "max_ranges": int,
+}
+_STATIC_KEYS = {f"static_{name}" for name in _STATIC_OPTIONS}
+
+
+def _static_settings(
+    file_values: dict[str, Any], options: usage.Options
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """StaticFiles options for every mount: from the file's static_* keys, and from the
+    command line (which wins over everything in the file)."""
+    file_defaults = {
+        name: file_values[f"static_{name}"]
+        for name in _STATIC_OPTIONS
+        if f"static_{name}" in file_values
+    }
+    settings: dict[str, Any] = {}
+    if options["static-index"]:
+        settings["index"] = list(options["static-index"])
+    for flag, name, value in (("static-listing", "listing", True),
+                              ("static-follow-symlinks", "follow_symlinks", True),
+                              ("static-dotfiles", "dotfiles", True),
+                              ("static-no-precompressed", "precompressed", False)):
+        if options[flag]:
+            settings[name] = value
+    if options["static-max-age"] is not None:
+        settings["max_age"] = _coerce("--static-max-age", options["static-max-age"], int)
+    if options["static-type"]:
+        types = dict(settings.get("types", {}))
+        for spec in options["static-type"]:
+            extension, equals, content_type = spec.partition("=")
+            if not equals:
+                raise usage.UsageError(f"--static-type: {spec!r} is not .EXT=TYPE")
+            types[extension] = content_type
+        settings["types"] = {**file_defaults.get("types", {}), **types}
+    return file_defaults, settings
+
+
+def _static_mount(
+    spec: Any, file_defaults: dict[str, Any] | None = None,
+    command_line: dict[str, Any] | None = None,
+) -> tuple[bytes, str, Any]:
+    """(prefix, "static", DIR or (DIR, StaticFiles keyword arguments)), checked.
+
+    Options: the file's static_* keys, then a [[static]] table's own keys, then
+    the command line's --static-* options.
+    """
+    table: dict[str, Any] = {}
+    if isinstance(spec, dict):
+        table = {key.replace("-", "_"): value for key, value in spec.items()}
+        prefix, directory = str(table.pop("prefix", "/")), table.pop("dir")
+        unknown = sorted(set(table) - set(_STATIC_OPTIONS))
+        if unknown:
+            raise usage.UsageError(
+                f"--config: unknown key {unknown[0]!r} in a [[static]] table;"
+                f" allowed: prefix, dir, {', '.join(_STATIC_OPTIONS)}"
+            )
+    else:
+        prefix, directory = _split_mount(spec)
+    settings = {**(file_defaults or {}), **table, **(command_line or {})}
     if not os.path.isdir(directory):
         raise usage.UsageError(f"--static: {directory!r} is not a directory")
-    return normalize_prefix(prefix), "static", directory
+    if isinstance(settings.get("index"), str):
+        settings["index"] = [settings["index"]]
+    for name, value in settings.items():
+        kind = _STATIC_OPTIONS[name]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise usage.UsageError(f"static option {name!r} takes a {kind.__name__}, not {value!r}")
+    kwargs = {("content_types" if name == "types" else name): value
+              for name, value in settings.items()}
+    try:
+        StaticFiles(directory, **kwargs)
+    except ValueError as error:
+        raise usage.UsageError(f"--static: {error}") from None
+    # A mount with no options keeps the plain directory as its target.
+    return normalize_prefix(prefix), "static", (directory, kwargs) if kwargs else directory
 
 
 def _wsgi_mount(spec: str, pythonpath: list[str]) -> tuple[bytes, str, Any]:
@@ -257,7 +356,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N80
     pool = None
     for prefix, kind, target in options["mounts"]:
         if kind == "static":
-            mounts.append((prefix, StaticFiles(target)))
+            directory, static_options = target if isinstance(target, tuple) else (target, {})
+            mounts.append((prefix, StaticFiles(directory, **static_options)))
         else:
             if pool is None:
                 pool = ThreadPool(minthreads=0, maxthreads=config.threads, name="minihttp-wsgi")

@@ -1,0 +1,104 @@
+"""FileSender: file bytes to a response, one chunk each time the client's side asks.
+
+A pull producer (``IPullProducer``): the transport calls ``resumeProducing``
+whenever its buffer has drained, and each call reads one chunk with ``pread``
+and writes it. So the bytes held for a connection never exceed about one chunk
+plus the transport's own buffer, whatever the file size and however slowly the
+client reads; and the reactor is never held for more than one chunk's read
+(64 KiB, microseconds from the page cache). The file descriptor is closed when
+the last byte is written, when the client goes away, or when the response fails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from twisted.internet.interfaces import IPullProducer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from ._response import Response
+
+# twisted.web and Twisted's own transports use 64 KiB: big enough that the
+# per-call overhead vanishes, small enough that a read never stalls the reactor.
+CHUNK_SIZE = 65536
+
+# A piece of the body: literal bytes (multipart framing) or (offset, length) of the file.
+Piece = bytes | tuple[int, int]
+
+
+@implementer(IPullProducer)
+class FileSender:
+    """Sends ``pieces`` of open file ``fd`` through ``response``, then finishes it.
+
+    Takes ownership of ``fd``. Call ``start`` once the response has started.
+    """
+
+    _log = Logger()
+
+    def __init__(self, fd: int, pieces: Sequence[Piece], response: Response,
+                 chunk_size: int = CHUNK_SIZE) -> None:
+        self._fd: int | None = fd
+        self._pieces = list(pieces)
+        self._index = 0
+        self._response = response
+        self._chunk_size = chunk_size
+
+    def start(self) -> None:
+        self._response.notify_finish().addErrback(lambda _: self._close())
+        self._response.register_producer(self, streaming=False)
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        if self._fd is None:
+            return
+        while self._index < len(self._pieces):
+            piece = self._pieces[self._index]
+            if isinstance(piece, bytes):
+                self._index += 1
+                if piece:
+                    self._write(piece)
+                    return
+                continue
+            offset, length = piece
+            if length <= 0:
+                self._index += 1
+                continue
+            try:
+                data = os.pread(self._fd, min(length, self._chunk_size), offset)
+            except OSError:
+                self._log.failure("Reading a static file failed")
+                data = b""
+            if not data:
+                # The file shrank (or failed) under us: the promised length can no
+                # longer be met, so end here and let the response close the connection.
+                self._finish()
+                return
+            if len(data) == length:
+                self._index += 1
+            else:
+                self._pieces[self._index] = (offset + len(data), length - len(data))
+            self._write(data)
+            return
+        self._finish()
+
+    def _write(self, data: bytes) -> None:
+        self._response.write(data)
+        if self._index == len(self._pieces) and self._fd is not None:
+            self._finish()  # the last bytes are out: no need to wait for another pull
+
+    def stopProducing(self) -> None:  # noqa: N802
+        self._close()
+
+    def _finish(self) -> None:
+        self._close()
+        self._response.finish()
+
+    def _close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
