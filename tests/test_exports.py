@@ -26,6 +26,7 @@ EXPECTED = {
     "StaticFiles",
     "URITooLong",
     "VersionNotSupported",
+    "WSGIHandler",
 }
 
 

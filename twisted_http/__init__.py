@@ -21,6 +21,7 @@ from ._request import ConnectionInfo, Request, RequestBody
 from ._response import Response
 from ._routing import Router
 from ._static import StaticFiles
+from ._wsgi import WSGIHandler
 
 __all__ = [
     "BadRequest",
@@ -45,4 +46,5 @@ __all__ = [
     "StaticFiles",
     "URITooLong",
     "VersionNotSupported",
+    "WSGIHandler",
 ]

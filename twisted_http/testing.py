@@ -8,7 +8,7 @@ memory, through ``twisted.test.iosim``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -29,7 +29,10 @@ from ._serializer import request_bytes
 
 __all__ = [
     "FakeConnection",
+    "InlineReactor",
+    "InlineThreadPool",
     "MemoryAgent",
+    "QueuedThreadPool",
     "RecordedResponse",
     "parse_responses",
     "request_bytes",
@@ -265,3 +268,64 @@ class MemoryAgent:
             pump.flush()
             if pump.clientIO.disconnected and pump.serverIO.disconnected:
                 self._pumps.remove(pump)
+
+
+class InlineReactor(Clock):
+    """A reactor fake for WSGI tests: ``callFromThread`` runs the call at once.
+
+    It is a ``Clock`` too, so timers (the WSGI send timeout) move with ``advance``.
+    Give it to ``WSGIHandler(app, thread_pool=..., reactor=InlineReactor())``.
+    """
+
+    def callFromThread(  # noqa: N802 - Twisted's name
+        self, f: Callable[..., object], *args: object, **kwargs: object
+    ) -> None:
+        f(*args, **kwargs)
+
+
+class InlineThreadPool:
+    """A thread pool fake: ``callInThread`` runs the call at once, on the caller's thread.
+
+    A call made while another runs waits for it to return (no deep recursion).
+    An app that reads a request body cannot run here: it would run before the
+    body is read from the connection; use ``QueuedThreadPool`` for those.
+    """
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[Callable[..., object], tuple[object, ...], dict[str, object]]] = []
+        self._running = False
+
+    def callInThread(  # noqa: N802 - Twisted's name
+        self, f: Callable[..., object], *args: object, **kwargs: object
+    ) -> None:
+        self._queue.append((f, args, kwargs))
+        if not self._running:
+            self.run()
+
+    def run(self) -> None:
+        """Run every queued call, and those they queue, in order."""
+        self._running = True
+        try:
+            while self._queue:
+                f, args, kwargs = self._queue.pop(0)
+                f(*args, **kwargs)
+        finally:
+            self._running = False
+
+
+class QueuedThreadPool(InlineThreadPool):
+    """A thread pool fake whose calls wait for ``run()``.
+
+    Send the whole request first, then ``run()``: the app then finds its body
+    waiting, as if a thread had picked the request up a moment later.
+    """
+
+    def callInThread(  # noqa: N802 - Twisted's name
+        self, f: Callable[..., object], *args: object, **kwargs: object
+    ) -> None:
+        self._queue.append((f, args, kwargs))
+
+    @property
+    def pending(self) -> int:
+        """How many calls wait for ``run()``."""
+        return len(self._queue)

@@ -1,0 +1,51 @@
+"""What the WSGI tests share: a server around an app on fakes, and a log recorder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from wsgiref.validate import validator
+
+from twisted.logger import LogEvent, globalLogPublisher
+
+from twisted_http import Router, ServerConfig
+from twisted_http._wsgi import WSGIHandler
+from twisted_http.testing import FakeConnection, InlineReactor, InlineThreadPool
+
+App = Callable[..., Any]
+
+
+def serve(
+    app: App,
+    pool: InlineThreadPool | None = None,
+    *,
+    prefix: str = "/",
+    validate: bool = True,
+    config: ServerConfig | None = None,
+    **options: Any,
+) -> FakeConnection:
+    """A connection to a server running ``app`` (wrapped in wsgiref's validator) on fakes."""
+    reactor = InlineReactor()
+    handler = WSGIHandler(
+        validator(app) if validate else app,
+        thread_pool=pool if pool is not None else InlineThreadPool(),
+        reactor=reactor,
+        **options,
+    )
+    return FakeConnection(Router([(prefix, handler)]), config, clock=reactor)
+
+
+@contextmanager
+def recorded_log() -> Iterator[list[LogEvent]]:
+    """Every log event emitted inside the block."""
+    events: list[LogEvent] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        yield events
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+
+
+def failures(events: list[LogEvent]) -> list[LogEvent]:
+    return [event for event in events if "log_failure" in event]
