@@ -240,31 +240,23 @@ def test_head_is_held_until_the_first_body_bytes() -> None:
     assert len(writes) == 1 and writes[0].endswith(b"\r\n\r\nabc")
 
 
-def test_writing_past_content_length_truncates_and_closes() -> None:
-    """Bytes beyond the declared length never reach the wire; the connection closes."""
+@pytest.mark.parametrize(
+    ("declared", "written"),
+    [(b"3", b"abcdef"), (b"10", b"abc")],
+    ids=["more-than-declared", "less-than-declared"],
+)
+def test_body_not_matching_content_length_closes(declared: bytes, written: bytes) -> None:
+    """A body that breaks its Content-Length: only the declared bytes are sent, then a close."""
 
-    def too_long(request: Request, response: Response) -> None:
-        response.start(200, [(b"Content-Length", b"3")])
-        response.write(b"abcdef")
+    def respond(request: Request, response: Response) -> None:
+        response.start(200, [(b"Content-Length", declared)])
+        response.write(written)
         response.finish()
 
-    conn = FakeConnection(Calls(too_long))
+    conn = FakeConnection(Calls(respond))
     conn.send(GET + GET)
-    assert conn.written.endswith(b"\r\n\r\nabc")
-    assert conn.closed
-
-
-def test_short_body_closes_the_connection() -> None:
-    """Finishing before the declared length is told to the client by closing."""
-
-    def too_short(request: Request, response: Response) -> None:
-        response.start(200, [(b"Content-Length", b"10")])
-        response.write(b"abc")
-        response.finish()
-
-    conn = FakeConnection(Calls(too_short))
-    conn.send(GET + GET)
-    assert conn.written.endswith(b"abc")
+    assert conn.written.endswith(b"\r\n\r\n" + written[: int(declared)])
+    assert conn.written.count(b"HTTP/1.1") == 1
     assert conn.closed
 
 
