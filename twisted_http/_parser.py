@@ -69,7 +69,7 @@ _VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 _TARGET_CHARS = re.compile(rb"[\x21\x22\x24-\x7e]+")
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _ABSOLUTE_FORM = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?]*)(.*)", re.DOTALL)
-_AUTHORITY_FORM = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+,;=%]+:[0-9]+")
+_AUTHORITY_FORM = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+):[0-9]+")
 
 # Host (RFC 9110 §7.2): uri-host [ ":" port ]; an IP literal in brackets or a reg-name.
 _HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
@@ -135,7 +135,8 @@ class RequestParser:
         if state is State.REQUEST_LINE:
             return self._config.max_request_line
         if state is State.HEADERS or state is State.TRAILERS:
-            budget = self._config.max_head_size - self._head_size
+            # A line costs its length plus its CRLF against what is left of the head.
+            budget = self._config.max_head_size - self._head_size - 2
             return max(0, min(self._config.max_header_line, budget))
         if state is State.CHUNK_SIZE:
             return MAX_CHUNK_LINE
@@ -169,6 +170,7 @@ class RequestParser:
                 if line:
                     self._header_line(line, self._headers)
                     return None
+                self._count(line)  # the head's closing CRLF is part of the head
                 return self._finish_head()
             if state is State.REQUEST_LINE:
                 self._on_request_line(line)
@@ -182,6 +184,7 @@ class RequestParser:
                 if line:
                     self._header_line(line, self.trailers)
                 else:
+                    self._count(line)
                     self.state = State.DONE
             else:
                 raise AssertionError(f"no line expected in state {state}")
@@ -311,16 +314,17 @@ def _split_target(method: bytes, target: bytes) -> tuple[bytes, bytes, bytes | N
         raise BadRequest("Malformed request target")
     if b"%" in target and _BAD_PERCENT.search(target):
         raise BadRequest("Malformed percent-encoding in request target")
+    if method == b"CONNECT":
+        # RFC 9112 §3.2.3: CONNECT takes the authority-form and nothing else.
+        if _AUTHORITY_FORM.fullmatch(target) is None:
+            raise BadRequest("Malformed CONNECT target")
+        raise MethodNotImplemented()  # a tunnel is not this server's job
     authority = None
     if target[0] != 0x2F:  # not origin-form
         if target == b"*":
             if method != b"OPTIONS":
                 raise BadRequest("Asterisk target is only for OPTIONS")
             return b"*", b"", None
-        if method == b"CONNECT":
-            if _AUTHORITY_FORM.fullmatch(target) is None:
-                raise BadRequest("Malformed CONNECT target")
-            raise MethodNotImplemented()  # a tunnel is not this server's job
         match = _ABSOLUTE_FORM.fullmatch(target)
         if match is None or match.group(1).lower() not in (b"http", b"https"):
             raise BadRequest("Malformed request target")
@@ -328,6 +332,9 @@ def _split_target(method: bytes, target: bytes) -> tuple[bytes, bytes, bytes | N
         if b"@" in authority or _HOST.fullmatch(authority) is None:
             # RFC 9110 §4.2.4: userinfo is deprecated and a phishing tool.
             raise BadRequest("Malformed authority in request target")
+        if not authority.partition(b":")[0]:
+            # RFC 9110 §4.2.1: an http(s) URI with an empty host MUST be rejected.
+            raise BadRequest("Empty host in request target")
         if not target or target[0] == 0x3F:  # "" or "?query": path is "/"
             target = b"/" + target
     path, _, query = target.partition(b"?")

@@ -34,6 +34,8 @@ def response_head(
 
 def chunk(data: bytes) -> bytes:
     """One chunk of a chunked body (RFC 9112 §7.1); never the last chunk."""
+    if not data:
+        return b""  # "0\r\n\r\n" would end the body early
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
