@@ -10,6 +10,7 @@ request's headers and the representation's ETag and modification time.
 from __future__ import annotations
 
 import calendar
+import datetime
 import enum
 import re
 from email.utils import formatdate
@@ -105,16 +106,25 @@ def parse_http_date(value: bytes) -> int | None:
         else:
             return None
         fields = (full_year, _MONTHS[month], int(day), int(hh), int(mm), int(ss))
-        if not (1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60 and fields[5] <= 60):
-            return None
+        # datetime refuses impossible dates (30 Feb) and times; a leap second is
+        # allowed by the grammar and counted as :59.
+        datetime.datetime(*fields[:5], min(fields[5], 59))
         return calendar.timegm((*fields, 0, 0, 0))
     except (ValueError, OverflowError):
         return None
 
 
+# The last second an IMF-fixdate can write (9999-12-31T23:59:59Z).
+_LAST_DATE = 253402300799
+
+
 def http_date(seconds: float) -> bytes:
-    """An IMF-fixdate for ``seconds`` since the epoch (whole seconds)."""
-    return formatdate(int(seconds), usegmt=True).encode("ascii")
+    """An IMF-fixdate for ``seconds`` since the epoch (whole seconds).
+
+    A file stamped past year 9999 (touch can do it) is written as the last
+    representable second rather than failing the response.
+    """
+    return formatdate(min(int(seconds), _LAST_DATE), usegmt=True).encode("ascii")
 
 
 # -- preconditions (RFC 9110 §13.2.2) ----------------------------------------

@@ -281,7 +281,9 @@ def _static_mount(
     for name, value in settings.items():
         kind = _STATIC_OPTIONS[name]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise usage.UsageError(f"static option {name!r} takes a {kind.__name__}, not {value!r}")
+            wanted = {bool: "true or false", int: "a whole number", list: "a list of names",
+                      dict: "a table"}[kind]
+            raise usage.UsageError(f"static option {name!r} takes {wanted}, not {value!r}")
     kwargs = {("content_types" if name == "types" else name): value
               for name, value in settings.items()}
     try:
