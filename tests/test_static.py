@@ -449,3 +449,11 @@ async def test_utf8_names(connect: Connect) -> None:
     """A percent-encoded UTF-8 name reaches its file."""
     reply = await connect().request(b"GET", b"/caf%C3%A9.txt")
     assert reply.status == 200 and reply.body == b"coffee\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_file_with_a_trailing_slash_or_more_path_is_missing(connect: Connect) -> None:
+    """/hello.txt/ and /hello.txt/x.css name no file (no web-cache-deception aliases): 404."""
+    client = connect()
+    for target in (b"/hello.txt/", b"/hello.txt/x.css", b"/link_in.txt/"):
+        assert (await client.request(b"GET", target)).status == 404, target

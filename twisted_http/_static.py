@@ -113,6 +113,11 @@ class StaticFiles:
         if found.kind is Kind.FORBIDDEN:
             _error(response, 403)
             return True
+        if found.kind is Kind.FILE and request.path_info.endswith(b"/"):
+            # "/page.html/" names no file (ENOTDIR, as nginx answers). Serving it
+            # would hand "/account.html/x.css"-style URLs to caches that key on
+            # the extension (web cache deception) and break relative links.
+            return False
         index: Found | None = None
         type_name = segments[-1] if segments else ""
         if found.kind is Kind.DIRECTORY:
@@ -217,17 +222,20 @@ class StaticFiles:
         except OSError:
             _error(response, 404)  # gone since the lookup
             return
+        handed_on = False
         try:
-            self._send_file(request, response, fd, info, type_name, coding, tag, bool(variants))
-        except BaseException:
-            os.close(fd)
-            raise
+            handed_on = self._send_file(
+                request, response, fd, info, type_name, coding, tag, bool(variants)
+            )
+        finally:
+            if not handed_on:
+                os.close(fd)
 
     def _send_file(
         self, request: Request, response: Response, fd: int, info: os.stat_result,
         type_name: str, coding: bytes, tag: bytes, varies: bool,
-    ) -> None:
-        """Answer from open file ``fd``; owns ``fd`` from here (closes it or hands it on)."""
+    ) -> bool:
+        """Answer from open file ``fd``; True when ``fd`` was handed to a FileSender."""
         etag = make_etag(info.st_mtime_ns, info.st_size, tag)
         modified = int(info.st_mtime)
         common: list[Header] = [
@@ -238,7 +246,6 @@ class StaticFiles:
         common.append(_NOSNIFF)
         outcome = evaluate(request.headers, request.method, etag, modified)
         if outcome is not Outcome.PROCEED:
-            os.close(fd)
             if outcome is Outcome.FAILED:
                 _error(response, 412)
             else:
@@ -246,7 +253,7 @@ class StaticFiles:
                 # would carry, and no content fields.
                 response.start(304, common)
                 response.finish()
-            return
+            return False
 
         size = info.st_size
         content_type = self._types.for_name(type_name)
@@ -255,9 +262,8 @@ class StaticFiles:
             range_field = None  # the client's copy is stale: send it the whole thing
         selection = select(range_field, size, self.max_ranges)
         if selection.unsatisfiable:
-            os.close(fd)
             _error(response, 416, headers=[(b"Content-Range", unsatisfied_range(size))])
-            return
+            return False
 
         headers: list[Header] = [(b"Accept-Ranges", b"bytes"), *common]
         if coding:
@@ -284,13 +290,13 @@ class StaticFiles:
         if request.method == b"HEAD" or length <= CHUNK_SIZE:
             # Small (or no) body: read it now and send head and body in one write.
             body = b"" if request.method == b"HEAD" else _read_now(fd, pieces)
-            os.close(fd)
             response.start(status, headers)
             response.write(body)
             response.finish()
-            return
+            return False
         response.start(status, headers)
         FileSender(fd, pieces, response).start()
+        return True
 
 
 def _read_now(fd: int, pieces: Iterable[Piece]) -> bytes:
