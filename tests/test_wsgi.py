@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from twisted_http import Router
 from twisted_http._wsgi import WSGIHandler
 from twisted_http.testing import FakeConnection, InlineReactor, InlineThreadPool, QueuedThreadPool
 

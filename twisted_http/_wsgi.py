@@ -51,13 +51,13 @@ class Reactor(ThreadHop, Protocol):
     """The reactor methods the container uses."""
 
     def callLater(  # noqa: N802 - Twisted's name
-        self, delay: float, f: Callable[..., object], *args: object, **kwargs: object
+        self, delay: float, f: Callable[..., object], /, *args: Any, **kwargs: Any
     ) -> IDelayedCall: ...
 
 
 class ThreadPool(Protocol):
     def callInThread(  # noqa: N802 - Twisted's name
-        self, f: Callable[..., object], *args: object, **kwargs: object
+        self, f: Callable[..., object], /, *args: Any, **kwargs: Any
     ) -> None: ...
 
 

@@ -27,7 +27,7 @@ class ThreadHop(Protocol):
     """What the container needs of a reactor: a way onto its thread."""
 
     def callFromThread(  # noqa: N802 - Twisted's name
-        self, f: Callable[..., object], *args: object, **kwargs: object
+        self, f: Callable[..., object], /, *args: Any, **kwargs: Any
     ) -> None: ...
 
 

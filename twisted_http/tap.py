@@ -24,6 +24,7 @@ from twisted.python.threadpool import ThreadPool
 
 from ._config import ServerConfig
 from ._factory import HTTPFactory
+from ._interfaces import IRequestHandler
 from ._routing import Router, normalize_prefix
 from ._static import StaticFiles
 
@@ -354,7 +355,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N80
         from twisted.internet import reactor
     config: ServerConfig = options["config"]
     service = MultiService()
-    mounts = []
+    mounts: list[tuple[bytes, IRequestHandler]] = []
     pool = None
     for prefix, kind, target in options["mounts"]:
         if kind == "static":

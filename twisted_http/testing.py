@@ -278,7 +278,7 @@ class InlineReactor(Clock):
     """
 
     def callFromThread(  # noqa: N802 - Twisted's name
-        self, f: Callable[..., object], *args: object, **kwargs: object
+        self, f: Callable[..., object], /, *args: Any, **kwargs: Any
     ) -> None:
         f(*args, **kwargs)
 
@@ -296,7 +296,7 @@ class InlineThreadPool:
         self._running = False
 
     def callInThread(  # noqa: N802 - Twisted's name
-        self, f: Callable[..., object], *args: object, **kwargs: object
+        self, f: Callable[..., object], /, *args: Any, **kwargs: Any
     ) -> None:
         self._queue.append((f, args, kwargs))
         if not self._running:
@@ -321,7 +321,7 @@ class QueuedThreadPool(InlineThreadPool):
     """
 
     def callInThread(  # noqa: N802 - Twisted's name
-        self, f: Callable[..., object], *args: object, **kwargs: object
+        self, f: Callable[..., object], /, *args: Any, **kwargs: Any
     ) -> None:
         self._queue.append((f, args, kwargs))
 
