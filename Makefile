@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 PYTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: run test lint typecheck check bench fuzz clean
+.PHONY: run test lint typecheck check bench fuzz load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,15 @@ test: $(STAMP)
 ## bench: the in-process figure, then every workload against every server (docs/benchmarks.md)
 bench: $(STAMP)
 	$(BIN)/python bench/inprocess.py
+
+## fuzz: fuzz the request parser for FUZZ_SECONDS (atheris, installed on first use; else random mutations)
+fuzz: $(STAMP)
+	-$(BIN)/python -m pip install --quiet atheris
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python fuzz/fuzz_parser.py
+
+## load: the long load and leak runs (200 connections x 50 requests; 10,000 connections)
+load: $(STAMP)
+	MINIHTTP_LOAD=long $(BIN)/python -m pytest -p no:cacheprovider -s tests/security/test_load.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check twisted_http twisted tests bench

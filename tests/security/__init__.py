@@ -1,0 +1,1 @@
+"""Known attacks on HTTP servers, each replayed against minihttp (see docs/security.md)."""
