@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 PYTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
+BENCH_ARGS ?=
 
 .PHONY: run test lint typecheck check bench fuzz load clean
 
@@ -24,9 +25,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## bench: the in-process figure, then every workload against every server (docs/benchmarks.md)
+## bench: every workload against every server, and the in-process figure (docs/benchmarks.md)
 bench: $(STAMP)
-	$(BIN)/python bench/inprocess.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## fuzz: fuzz the request parser for FUZZ_SECONDS (atheris, installed on first use; else random mutations)
 fuzz: $(STAMP)

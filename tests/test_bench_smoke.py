@@ -57,3 +57,34 @@ def test_measure_gives_a_table() -> None:
     results = inprocess.measure(inprocess.SERVERS, ["keep-alive"], requests=3, rounds=2)
     assert [len(rates) for rates in results["keep-alive"].values()] == [2, 2]
     assert "minihttp / twisted.web" in inprocess.table(results, 3, 2)
+
+
+def test_report_gives_ratios_errors_and_skips() -> None:
+    """The harness's table: medians, ratios to minihttp, a failed cell, a skipped one."""
+    import argparse
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        report = _load("report")
+        workloads = sys.modules["workloads"]
+    finally:
+        sys.path.remove(str(BENCH))
+    result = workloads.RunResult
+    runs = [
+        result("minihttp", "static-1k", 1, value=2000.0),
+        result("minihttp", "static-1k", 2, value=3000.0),
+        result("twistd web", "static-1k", 1, value=1000.0),
+        result("twistd web", "static-1k", 2, value=1000.0, errors=2, problems=["2 read errors"]),
+        result("ceiling", "static-1k", 1, fatal="server failed: exited with 1"),
+    ]
+    skipped = {("static-1k", "nginx"): "nginx not installed"}
+    args = argparse.Namespace(rounds=2, duration=1.0, latency_rate=1000.0)
+    data = report.build(runs, skipped, {}, {}, "test", args, 0.0, False)
+    cells = data["rows"][0]["cells"]
+    assert cells["minihttp"]["median"] == 2500.0
+    assert cells["twistd web"]["ratio"] == 0.4
+    assert cells["twistd web"]["flagged"] == 1
+    text = report.markdown(data)
+    assert "1.0k (0.40×) ⚠ 1/2 runs" in text
+    assert "skipped [" in text and "nginx not installed" in text
+    assert "ceiling: server failed: exited with 1" in text
