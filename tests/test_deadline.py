@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.task import Clock
 
 from twisted_http._deadline import Deadline
@@ -87,3 +89,24 @@ def test_stop_leaves_nothing_on_the_clock() -> None:
     assert clock.getDelayedCalls() == []
     clock.advance(10)
     assert fired == []
+
+
+class StrictClock(Clock):
+    """A Clock that refuses negative delays, as the real reactor does."""
+
+    def callLater(self, delay: float, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+        assert delay >= 0, f"negative delay {delay}"
+        return super().callLater(delay, *args, **kwargs)
+
+
+def test_a_late_early_call_past_the_moved_deadline_acts_at_once() -> None:
+    """A busy reactor firing the early call after the moved deadline: due now, not re-armed."""
+    clock = StrictClock()
+    deadline = Deadline(clock)
+    fired: list[float] = []
+    deadline.set(5, lambda: fired.append(1))
+    deadline.set(10, lambda: fired.append(clock.seconds()))
+    clock.rightNow = 12.0  # the reactor was busy: the call for 5 runs at 12
+    clock.advance(0)
+    assert fired == [12.0]
+    assert clock.getDelayedCalls() == []

@@ -582,24 +582,48 @@ def test_notify_finish_fires_on_finish() -> None:
     assert done.called and done.result is None  # type: ignore[attr-defined]
 
 
-def test_producer_registered_through_the_response() -> None:
-    """A producer registered on the response is the transport's, and is dropped at finish."""
+class RecordingProducer:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pauseProducing(self) -> None:
+        self.calls.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.calls.append("resume")
+
+    def stopProducing(self) -> None:
+        self.calls.append("stop")
+
+
+def test_response_producer_is_paced_by_the_client() -> None:
+    """A producer registered on the response is paused and resumed with the transport."""
     held = Held()
     conn = FakeConnection(held)
     conn.send(GET)
     _, response = held.pending[0]
-
-    class Producer:
-        def pauseProducing(self) -> None: ...
-        def resumeProducing(self) -> None: ...
-        def stopProducing(self) -> None: ...
-
-    producer = Producer()
+    producer = RecordingProducer()
     response.start(200)
     response.register_producer(producer, True)  # type: ignore[arg-type]
-    assert conn.transport.producer is producer
+    assert conn.producer is producer
+    conn.block_writes()
+    conn.unblock_writes()
     response.finish()
-    assert conn.transport.producer is None
+    assert producer.calls == ["pause", "resume"]
+    assert conn.producer is None
+
+
+def test_response_producer_is_stopped_when_the_client_goes() -> None:
+    """A lost connection stops the response's producer."""
+    held = Held()
+    conn = FakeConnection(held)
+    conn.send(GET)
+    _, response = held.pending[0]
+    producer = RecordingProducer()
+    response.start(200)
+    response.register_producer(producer, True)  # type: ignore[arg-type]
+    conn.lose()
+    assert producer.calls == ["stop"]
 
 
 # -- routing -----------------------------------------------------------------------------

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from twisted_http._wsgi import WSGIHandler
-from twisted_http.testing import FakeConnection, InlineReactor, InlineThreadPool, QueuedThreadPool
+from twisted_http.testing import (
+    FakeConnection,
+    InlineReactor,
+    InlineThreadPool,
+    QueuedThreadPool,
+    parse_responses,
+)
 
 from .apps.support import failures, recorded_log, serve
 
@@ -526,13 +532,13 @@ def test_file_wrapper_goes_through_a_producer(tmp_path: Any) -> None:
         handles.append(handle)
         return environ["wsgi.file_wrapper"](handle)
 
-    conn = serve(app, validate=False)
+    conn = serve(app, validate=False, send_buffer=16384)
     conn.request(b"GET", b"/")
-    producer = conn.transport.producer
-    assert producer is not None and not conn.transport.streaming  # a pull producer
-    while conn.transport.producer is not None:
-        conn.transport.producer.resumeProducing()
-    [response] = conn.responses()
+    assert conn.producer is not None  # held back by the full send buffer
+    data = b""
+    while conn.producer is not None or conn.transport.value():
+        data += conn.read()
+    [response] = parse_responses(data)
     assert response.header(b"content-length") == b"99990"
     assert response.body == path.read_bytes()[10:]
     assert handles[0].closed
@@ -566,13 +572,13 @@ def test_producer_is_registered_while_the_app_runs() -> None:
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         start_response("200 OK", TEXT)
-        seen.append((conn.transport.producer, conn.transport.streaming))
+        seen.append((conn.producer, conn.channel._flow.streaming))
         yield b"x"
 
     conn = serve(app)
     conn.request(b"GET", b"/")
     assert seen[0][0] is not None and seen[0][1] is True
-    assert conn.transport.producer is None  # unregistered once finished
+    assert conn.producer is None  # unregistered once finished
 
 
 def test_paused_inline_app_fails_instead_of_deadlocking() -> None:
@@ -581,7 +587,7 @@ def test_paused_inline_app_fails_instead_of_deadlocking() -> None:
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         start_response("200 OK", TEXT)
-        conn.transport.producer.pauseProducing()
+        conn.block_writes()
         yield b"x"
         yield b"y"
 
@@ -592,13 +598,32 @@ def test_paused_inline_app_fails_instead_of_deadlocking() -> None:
     assert "WouldDeadlock" in str(failures(events)[0]["log_failure"].type)
 
 
-def test_send_timer_is_cancelled_by_resume() -> None:
-    """A pause followed by a resume does not time out."""
-    conn = serve(hello, QueuedThreadPool(), send_timeout=5.0)
+def test_request_waiting_too_long_for_a_thread_gets_503() -> None:
+    """Queued behind busy threads past thread_wait_timeout: 503, and the app never runs for it."""
+    pool = QueuedThreadPool()
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", TEXT)
+        return [b"late"]
+
+    conn = serve(app, pool, thread_wait_timeout=5.0)
+    conn.request(b"GET", b"/slow")
+    conn.clock.advance(4.75)
+    assert conn.responses() == []
+    conn.clock.advance(0.25)
+    [response] = conn.responses()
+    assert response.status == 503 and response.header(b"retry-after") == b"5"
+    pool.run()  # the thread comes at last, finds the request expired
+    assert calls == [] and len(conn.responses()) == 1
+
+
+def test_started_app_is_not_cut_off_by_the_thread_wait() -> None:
+    """Once a thread has the request, thread_wait_timeout no longer applies."""
+    pool = QueuedThreadPool()
+    conn = serve(hello, pool, thread_wait_timeout=5.0)
     conn.request(b"GET", b"/")
-    producer = conn.transport.producer
-    producer.pauseProducing()
-    producer.resumeProducing()
+    pool.run()
     conn.clock.advance(10)
-    assert not conn.closed
-    assert not conn.clock.getDelayedCalls()
+    assert [r.status for r in conn.responses()] == [200]

@@ -60,6 +60,19 @@ class ServerConfig:
     head_timeout: float = attrs.field(default=20.0, validator=_positive)
     # While a body is being read, some of it must arrive at least this often.
     body_timeout: float = attrs.field(default=30.0, validator=_positive)
+    # A client whose unread responses keep the send buffer full this long is
+    # cut off (nginx's send_timeout is 60 s): it holds memory and, for WSGI, a
+    # thread. Also bounds how long a closing connection may take to drain.
+    write_timeout: float = attrs.field(default=60.0, validator=_positive)
+
+    # -- capacity ----------------------------------------------------------
+    # Open connections per process; past it, new ones get 503 and are closed at
+    # once, so the ones being served keep their file descriptors and memory.
+    # 4096 fits under the usual 8192 descriptor limit with room for files.
+    max_connections: int = attrs.field(default=4096, validator=_at_least(1))
+    # A WSGI request that waits this long for a free thread gets 503: a client
+    # is better told to retry than left hanging behind slow apps.
+    thread_wait_timeout: float = attrs.field(default=30.0, validator=_positive)
 
     # -- the server --------------------------------------------------------
     # Threads for WSGI apps. Ten, like waitress's four plus headroom for apps

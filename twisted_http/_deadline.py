@@ -61,8 +61,11 @@ class Deadline:
         if action is None:
             return
         if self._deadline > self._target:  # moved later since this call was scheduled
-            self._call = self._clock.callLater(self._deadline - self._clock.seconds(), self._fire)
-            self._target = self._deadline
-            return
+            left = self._deadline - self._clock.seconds()
+            if left > 0:
+                self._call = self._clock.callLater(left, self._fire)
+                self._target = self._deadline
+                return
+            # A busy reactor ran this call late, past the moved deadline too: due now.
         self._action = None
         action()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import Factory, Protocol
 
 from ._config import ServerConfig
 from ._protocol import HTTPChannel
+from ._response import error_page
 from ._routing import Router
-from ._serializer import HTTPDate
+from ._serializer import HTTPDate, response_head
 
 
 class HTTPFactory(Factory):
@@ -35,8 +36,34 @@ class HTTPFactory(Factory):
         self.config = config if config is not None else ServerConfig()
         self.clock: IReactorTime = clock
         self.date = HTTPDate()
+        self.open_connections = 0  # kept by the channels themselves
 
-    def buildProtocol(self, addr: Any) -> HTTPChannel:
+    def buildProtocol(self, addr: Any) -> Protocol:
+        if self.open_connections >= self.config.max_connections:
+            return _TurnAway(self)
         channel = HTTPChannel(self)
         channel.factory = self
         return channel
+
+
+class _TurnAway(Protocol):
+    """A connection over max_connections: 503 at once, then closed, nothing read."""
+
+    _BODY = error_page(503, "The server is at its connection limit; try again shortly.")
+
+    def __init__(self, site: HTTPFactory) -> None:
+        self._site = site
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        date = self._site.date.at(self._site.clock.seconds())
+        head = response_head(503, [
+            (b"Date", date),
+            (b"Server", self._site.config.server_header),
+            (b"Content-Type", b"text/html; charset=utf-8"),
+            (b"Content-Length", b"%d" % len(self._BODY)),
+            (b"Retry-After", b"1"),
+            (b"Connection", b"close"),
+        ])
+        self.transport.write(head + self._BODY)
+        self.transport.loseConnection()

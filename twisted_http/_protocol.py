@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-from twisted.internet.interfaces import IProducer, ITCPTransport
+from twisted.internet.interfaces import ITCPTransport
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 
 from ._deadline import Deadline
 from ._errors import ProtocolError, RequestTimeout
+from ._flow import Producer, WriteFlow
 from ._parser import RequestHead, RequestParser, State
 from ._request import ConnectionInfo, Request, RequestBody
 from ._response import Response
@@ -54,7 +55,9 @@ class HTTPChannel(LineReceiver):
         self._head: RequestHead | None = None
         self._request: Request | None = None
         self._response: Response | None = None
-        self._deadline = Deadline(site.clock)
+        self._deadline = Deadline(site.clock)  # the request timers: idle, head, body
+        self._write_deadline = Deadline(site.clock)  # the client not reading
+        self._flow = WriteFlow(site.clock, self._write_flow_changed)
         self._awaiting_request = True  # no byte of the next request seen yet
         self._continue_sent = False
         self._closed = False
@@ -68,6 +71,10 @@ class HTTPChannel(LineReceiver):
         if ITCPTransport.providedBy(transport):
             transport.setTcpNoDelay(True)  # responses are whole; don't let Nagle hold them
         self._connection = ConnectionInfo.from_transport(transport)
+        self._site.open_connections += 1
+        # For the connection's whole life: how the channel learns that the
+        # client has stopped reading (see _flow.py).
+        transport.registerProducer(self._flow, True)  # type: ignore[attr-defined]
         self._deadline.set(self._config.first_request_timeout, self._idle_timed_out)
 
     def dataReceived(self, data: bytes) -> None:
@@ -108,8 +115,13 @@ class HTTPChannel(LineReceiver):
         self._refuse(self._parser.line_too_long())
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._connection is not None:
+            self._site.open_connections -= 1
+            self._connection = None
         self._closed = True
         self._deadline.stop()
+        self._write_deadline.stop()
+        self._flow.stopProducing()
         self._parser.fail()
         if self._request is not None:
             self._request.body.fail(reason.value or ConnectionError())
@@ -126,13 +138,16 @@ class HTTPChannel(LineReceiver):
         assert self.transport is not None
         self.transport.writeSequence(data)
 
-    def register_producer(self, producer: IProducer, streaming: bool) -> None:
-        assert self.transport is not None
-        self.transport.registerProducer(producer, streaming)  # type: ignore[attr-defined]
+    def register_producer(self, producer: Producer, streaming: bool) -> None:
+        self._flow.attach(producer, streaming)
 
     def unregister_producer(self) -> None:
-        assert self.transport is not None
-        self.transport.unregisterProducer()  # type: ignore[attr-defined]
+        self._flow.detach()
+
+    @property
+    def response_producer(self) -> Producer | None:
+        """The producer the response being sent registered, if any."""
+        return self._flow.producer
 
     def head_defaults(self) -> tuple[bytes, bytes]:
         """The Date and Server values for a response head."""
@@ -244,7 +259,9 @@ class HTTPChannel(LineReceiver):
             return
         request = self._request
         if request is None:
-            want = True  # between requests: read the next head
+            # Between requests: read the next head, unless the client has not
+            # read what it was sent; pipelining must not let it queue more.
+            want = not self._flow.blocked
         else:
             body = request.body
             want = body.flowing and self._parser.state is not State.DONE
@@ -297,11 +314,41 @@ class HTTPChannel(LineReceiver):
         self._close()
 
     def _close(self) -> None:
+        """Close once what was written has been sent; abort if it is never read."""
+        self._closed = True
+        self._deadline.stop()
+        self._parser.fail()
+        transport = self.transport
+        assert transport is not None
+        self._flow.detach()
+        if transport.producer is self._flow:  # type: ignore[attr-defined]
+            transport.unregisterProducer()  # type: ignore[attr-defined]  # else close waits on it
+        transport.loseConnection()
+        self._write_deadline.set(self._config.write_timeout, self._abort)
+
+    def _abort(self) -> None:
         self._closed = True
         self._deadline.stop()
         self._parser.fail()
         assert self.transport is not None
-        self.transport.loseConnection()
+        self.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def _write_flow_changed(self) -> None:
+        if self._flow.blocked:
+            if not self._write_deadline.pending:
+                self._write_deadline.set(self._config.write_timeout, self._write_timed_out)
+        elif not self._closed:
+            self._write_deadline.clear()
+        self._update_reading()
+
+    def _write_timed_out(self) -> None:
+        self._log.info(
+            "Cut off {client}: it read nothing of its responses for {seconds} seconds",
+            client=self._client_name(), seconds=self._config.write_timeout,
+        )
+        if self._response is not None:
+            self._response.connection_lost(Failure(ConnectionError("write timeout")))
+        self._abort()
 
     def _idle_timed_out(self) -> None:
         self._close()  # nothing was asked, so nothing is answered

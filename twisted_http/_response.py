@@ -15,9 +15,9 @@ from html import escape
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IProducer
 from twisted.python.failure import Failure
 
+from ._flow import Producer
 from ._framing import HTTP_10, BodyMode, response_body_mode
 from ._headers import is_field_value, is_token
 from ._serializer import LAST_CHUNK, STATUS_LINES, chunk, response_head
@@ -28,7 +28,7 @@ class _Owner(Protocol):
 
     def write(self, data: bytes) -> None: ...
     def write_sequence(self, data: list[bytes]) -> None: ...
-    def register_producer(self, producer: IProducer, streaming: bool) -> None: ...
+    def register_producer(self, producer: Producer, streaming: bool) -> None: ...
     def unregister_producer(self) -> None: ...
     def head_defaults(self) -> tuple[bytes, bytes]: ...
     def connection_reusable(self) -> bool: ...
@@ -64,7 +64,7 @@ class Response:
         self._mode = BodyMode.NONE
         self._remaining = 0  # body bytes still owed under Content-Length
         self._pending_head: bytes | None = None
-        self._producer: IProducer | None = None
+        self._producer: Producer | None = None
         self._waiters: list[Deferred[None]] = []
         self.bytes_sent = 0  # body bytes, for the access log
 
@@ -203,7 +203,7 @@ class Response:
             self._close(Failure(RuntimeError("response failed")))
             self._owner.response_aborted(self)
 
-    def register_producer(self, producer: IProducer, streaming: bool) -> None:
+    def register_producer(self, producer: Producer, streaming: bool) -> None:
         """Let the client's reading pace ``producer`` (Twisted's producer/consumer API)."""
         if self._state is _State.CLOSED:
             producer.stopProducing()

@@ -13,7 +13,12 @@ written are bounded by ``output_window`` too, so an app cannot outrun the
 reactor. The reactor thread only takes the lock for a few assignments.
 
 When the client goes away, the app's thread stops iterating, calls ``close()``,
-and a ``write()`` raises ``ConnectionError``.
+and a ``write()`` raises ``ConnectionError``. A client that stops reading is
+the channel's business: its write timeout aborts the connection, which stops
+this producer and so frees the thread.
+
+A request waits at most ``thread_wait_timeout`` for a thread; then it gets a
+503, and when a thread does come it finds the request expired and moves on.
 """
 
 from __future__ import annotations
@@ -72,8 +77,8 @@ class WSGIHandler:
     ``thread_pool`` runs the app (a started ``twisted.python.threadpool.ThreadPool``);
     ``reactor`` defaults to the global one. ``input_buffer`` bounds how much of
     a request body waits for the app, ``output_window`` how much of its output
-    waits for the reactor, and a client that takes nothing for ``send_timeout``
-    seconds while the app waits on it is disconnected, freeing the thread.
+    waits for the reactor, and a request not started on a thread within
+    ``thread_wait_timeout`` seconds gets 503.
     """
 
     def __init__(
@@ -84,7 +89,7 @@ class WSGIHandler:
         *,
         input_buffer: int = 65536,
         output_window: int = 65536,
-        send_timeout: float = 60.0,
+        thread_wait_timeout: float = 30.0,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -96,10 +101,11 @@ class WSGIHandler:
         self.reactor: Reactor = reactor
         self.input_buffer = input_buffer
         self.output_window = output_window
-        self.send_timeout = send_timeout
+        self.thread_wait_timeout = thread_wait_timeout
 
     def handle(self, request: Request, response: Response) -> bool:
         exchange = _Exchange(self, request, response)
+        exchange.wait_for_thread(self.thread_wait_timeout)
         self.thread_pool.callInThread(exchange.run)
         return True
 
@@ -112,7 +118,6 @@ class _Exchange:
         self._app = handler.app
         self._reactor = handler.reactor
         self._window = handler.output_window
-        self._send_timeout = handler.send_timeout
         self._request = request
         self._response = response
         self._reactor_thread = threading.get_ident()
@@ -121,6 +126,8 @@ class _Exchange:
         self._cond = threading.Condition()
         self._paused = False
         self._gone = False
+        self._started = False  # an app thread has taken the request
+        self._expired = False  # ... or it waited too long and got a 503
         self._in_flight = 0
         # The app thread's own.
         self._head: Head | None = None
@@ -140,6 +147,10 @@ class _Exchange:
         """Call the app and send what it returns; never raises."""
         result: Iterable[bytes] | None = None
         handed_off = False
+        with self._cond:
+            if self._expired:
+                return
+            self._started = True
         try:
             if self._gone:
                 return
@@ -337,24 +348,29 @@ class _Exchange:
     def pauseProducing(self) -> None:  # noqa: N802
         with self._cond:
             self._paused = True
-        if self._timer is None:
-            self._timer = self._reactor.callLater(self._send_timeout, self._send_timed_out)
 
     def resumeProducing(self) -> None:  # noqa: N802
         with self._cond:
             self._paused = False
             self._cond.notify_all()
-        self._cancel_timer()
 
     def stopProducing(self) -> None:  # noqa: N802
         self._lost()
 
-    def _send_timed_out(self) -> None:
+    def wait_for_thread(self, seconds: float) -> None:
+        """Answer 503 unless an app thread takes the request within ``seconds``."""
+        self._timer = self._reactor.callLater(seconds, self._thread_wait_timed_out)
+
+    def _thread_wait_timed_out(self) -> None:
         self._timer = None
-        _log.info("Closing {target}: the client took nothing for {seconds} seconds",
-                  target=self._target(), seconds=self._send_timeout)
-        self._response.fail()
-        self._lost()
+        with self._cond:
+            if self._started:
+                return  # the app is running; how long it takes is its own business
+            self._expired = True
+        _log.warn("No thread for {target} in time: every WSGI thread is busy",
+                  target=self._target())
+        self._response.send_error(503, "Every worker is busy; try again shortly.",
+                                  [(b"Retry-After", b"5")])
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

@@ -43,6 +43,9 @@ _HELP = {
     "keep_alive_timeout": "Seconds an idle persistent connection is kept open.",
     "head_timeout": "Seconds from a request's first byte to the end of its head.",
     "body_timeout": "Seconds a body may go without sending any bytes.",
+    "write_timeout": "Seconds a client may leave its responses unread before it is cut off.",
+    "max_connections": "Open connections at most; past it new ones get 503.",
+    "thread_wait_timeout": "Seconds a WSGI request may wait for a thread before it gets 503.",
     "threads": "Threads running WSGI apps.",
 }
 _FIELDS = {field.name: field for field in attrs.fields(ServerConfig)}
@@ -367,7 +370,10 @@ def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N80
                 _ThreadPoolService(pool).setServiceParent(service)
             from ._wsgi import WSGIHandler
 
-            mounts.append((prefix, WSGIHandler(target, thread_pool=pool, reactor=reactor)))
+            mounts.append((prefix, WSGIHandler(
+                target, thread_pool=pool, reactor=reactor,
+                thread_wait_timeout=config.thread_wait_timeout,
+            )))
     factory = HTTPFactory(Router(mounts), config, clock=reactor)
     for description in options["endpoints"]:
         endpoint = serverFromString(reactor, description)

@@ -28,6 +28,7 @@ from ._routing import Router
 from ._serializer import request_bytes
 
 __all__ = [
+    "BufferedTransport",
     "FakeConnection",
     "InlineReactor",
     "InlineThreadPool",
@@ -46,19 +47,63 @@ def _as_router(handler: Router | IRequestHandler) -> Router:
     return handler if isinstance(handler, Router) else Router([("/", handler)])
 
 
+class BufferedTransport(StringTransport):
+    """A StringTransport with a send buffer, as a TCP transport has.
+
+    Past ``high_water`` bytes unread by the client, the registered producer is
+    paused, and ``drain`` (the client reading everything) resumes it.
+    """
+
+    def __init__(self, high_water: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.high_water = high_water
+        self.full = False
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        self._check()
+
+    def writeSequence(self, data: Iterable[bytes]) -> None:  # noqa: N802
+        super().writeSequence(data)
+        self._check()
+
+    def drain(self) -> bytes:
+        data = bytes(self.value())
+        self.clear()
+        if self.full:
+            self.full = False
+            if self.producer is not None:
+                self.producer.resumeProducing()
+        return data
+
+    def _check(self) -> None:
+        if not self.full and len(self.value()) > self.high_water and self.producer is not None:
+            self.full = True
+            self.producer.pauseProducing()
+
+
 class FakeConnection:
-    """One connection to a server built around ``handler``, on StringTransport and Clock."""
+    """One connection to a server built around ``handler``, on StringTransport and Clock.
+
+    With ``send_buffer`` the transport pauses the server past that many unread
+    bytes, as TCP does, and ``read()`` plays a client reading them.
+    """
 
     def __init__(
         self,
         handler: Router | IRequestHandler,
         config: ServerConfig | None = None,
         clock: Clock | None = None,
+        send_buffer: int | None = None,
     ) -> None:
         self.clock = clock if clock is not None else Clock()
         self.factory = HTTPFactory(_as_router(handler), config, clock=self.clock)
-        self.transport = StringTransport(hostAddress=SERVER_ADDRESS, peerAddress=CLIENT_ADDRESS)
-        self.channel: HTTPChannel = self.factory.buildProtocol(CLIENT_ADDRESS)
+        addresses = {"hostAddress": SERVER_ADDRESS, "peerAddress": CLIENT_ADDRESS}
+        self.transport: StringTransport = (
+            StringTransport(**addresses) if send_buffer is None
+            else BufferedTransport(send_buffer, **addresses)
+        )
+        self.channel: HTTPChannel = self.factory.buildProtocol(CLIENT_ADDRESS)  # type: ignore[assignment]
         self.channel.makeConnection(self.transport)
 
     def send(self, data: bytes) -> None:
@@ -98,6 +143,29 @@ class FakeConnection:
     def responses(self, methods: Sequence[bytes] = ()) -> list[RecordedResponse]:
         """Everything written so far, parsed; ``methods`` marks responses to HEAD."""
         return parse_responses(self.written, methods)
+
+    def read(self) -> bytes:
+        """The client reads everything written so far (resuming a paused server)."""
+        if isinstance(self.transport, BufferedTransport):
+            return self.transport.drain()
+        data = bytes(self.transport.value())
+        self.transport.clear()
+        return data
+
+    @property
+    def producer(self) -> Any:
+        """The producer the current response registered, or None."""
+        return self.channel.response_producer
+
+    def block_writes(self) -> None:
+        """As the transport does when its send buffer fills: the client is not reading."""
+        assert self.transport.producer is not None, "the connection has closed"
+        self.transport.producer.pauseProducing()
+
+    def unblock_writes(self) -> None:
+        """As the transport does when its send buffer drains."""
+        assert self.transport.producer is not None, "the connection has closed"
+        self.transport.producer.resumeProducing()
 
     def lose(self) -> None:
         """The client goes away."""

@@ -23,6 +23,7 @@ def serve(
     prefix: str = "/",
     validate: bool = True,
     config: ServerConfig | None = None,
+    send_buffer: int | None = None,
     **options: Any,
 ) -> FakeConnection:
     """A connection to a server running ``app`` (wrapped in wsgiref's validator) on fakes."""
@@ -33,7 +34,8 @@ def serve(
         reactor=reactor,
         **options,
     )
-    return FakeConnection(Router([(prefix, handler)]), config, clock=reactor)
+    return FakeConnection(Router([(prefix, handler)]), config, clock=reactor,
+                          send_buffer=send_buffer)
 
 
 @contextmanager

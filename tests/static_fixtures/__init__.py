@@ -98,9 +98,12 @@ class Reply:
 
 Headers = Iterable[tuple[bytes, bytes]]
 
+# What a TCP transport lets wait before pausing the server: Twisted's bufferSize.
+SEND_BUFFER = 65536
+
 
 class FakeClient:
-    """One FakeConnection per request; pulls the producer as a reading client would."""
+    """One FakeConnection per request, with a TCP-like send buffer; reads as a client would."""
 
     kind = "fake"
 
@@ -109,16 +112,15 @@ class FakeClient:
         self.max_buffered = 0  # the most bytes ever waiting in the transport
 
     async def request(self, method: bytes, target: bytes, headers: Headers = ()) -> Reply:
-        connection = FakeConnection(self.router)
+        connection = FakeConnection(self.router, send_buffer=SEND_BUFFER)
         connection.request(method, target, headers)
-        transport = connection.transport
-        received = [transport.value()]
-        transport.clear()
-        while transport.producer is not None:
-            transport.producer.resumeProducing()
-            self.max_buffered = max(self.max_buffered, len(transport.value()))
-            received.append(transport.value())
-            transport.clear()
+        received = []
+        while True:
+            data = connection.read()  # resumes the server if it was held back
+            self.max_buffered = max(self.max_buffered, len(data))
+            received.append(data)
+            if connection.producer is None and not connection.transport.value():
+                break
         (response,) = parse_responses(b"".join(received), [method])
         return _reply(response)
 
