@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from twisted_http import HTTPFactory, Router, StaticFiles
 from twisted_http.testing import MemoryAgent
 
 from .handlers import Echo, Held
+from .support import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "static"
@@ -142,28 +141,10 @@ async def test_pipelined_flood_behind_a_slow_response_is_not_buffered_whole() ->
 # -- twistd as a child process --------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_serving(port: int, process: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"twistd exited early with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("twistd did not start listening in time")
-
-
 @pytest.mark.slow
 def test_twistd_serves_the_bundled_site(tmp_path: Path) -> None:
     """`twistd -n minihttp` in a child process serves / and the picture as image/jpeg."""
-    port = _free_port()
+    port = free_port()
     twistd = Path(sys.executable).parent / "twistd"
     process = subprocess.Popen(
         [str(twistd), "--nodaemon", "--pidfile=", f"--logfile={tmp_path / 'twistd.log'}",
@@ -173,7 +154,7 @@ def test_twistd_serves_the_bundled_site(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_until_serving(port, process, time.monotonic() + 30)
+        wait_until_serving(port, process)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             assert page.status == 200
             assert page.headers["Content-Type"].startswith("text/html")

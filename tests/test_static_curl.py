@@ -5,36 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from twisted_http.testing import RecordedResponse, parse_responses
 
+from .support import free_port, wait_until_serving
+
 CURL = shutil.which("curl")
 TWISTD = Path(sys.executable).parent / "twistd"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_serving(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):  # up to about 30 s for a loaded machine
-        if process.poll() is not None:
-            raise AssertionError(f"twistd exited early with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("twistd did not start listening")
 
 
 def curl(*args: str) -> RecordedResponse:

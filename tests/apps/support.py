@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 from wsgiref.validate import validator
 
-from twisted.logger import LogEvent, globalLogPublisher
+from twisted.logger import LogEvent
 
+from tests.support import recorded_log  # noqa: F401 - re-exported
 from twisted_http import Router, ServerConfig
 from twisted_http._wsgi import WSGIHandler
 from twisted_http.testing import FakeConnection, InlineReactor, InlineThreadPool
@@ -36,17 +36,6 @@ def serve(
     )
     return FakeConnection(Router([(prefix, handler)]), config, clock=reactor,
                           send_buffer=send_buffer)
-
-
-@contextmanager
-def recorded_log() -> Iterator[list[LogEvent]]:
-    """Every log event emitted inside the block."""
-    events: list[LogEvent] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        yield events
-    finally:
-        globalLogPublisher.removeObserver(events.append)
 
 
 def failures(events: list[LogEvent]) -> list[LogEvent]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from twisted.logger import LogEvent, formatEvent, globalLogPublisher
+from twisted.logger import LogEvent, formatEvent
 from zope.interface import implementer
 
+from tests.support import recorded_log  # noqa: F401 - re-exported
 from twisted_http import IRequestHandler, Request, Response, ServerConfig
 from twisted_http.testing import FakeConnection, RecordedResponse
 
@@ -55,17 +54,6 @@ def refused(conn: FakeConnection, status: int = 400) -> RecordedResponse:
     assert responses[0].header(b"connection") == b"close"
     assert conn.closed
     return responses[0]
-
-
-@contextmanager
-def recorded_log() -> Iterator[list[LogEvent]]:
-    """Every log event emitted inside the block."""
-    events: list[LogEvent] = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        yield events
-    finally:
-        globalLogPublisher.removeObserver(events.append)
 
 
 def lines(events: list[LogEvent]) -> list[str]:

@@ -28,6 +28,7 @@ from twisted_http import HTTPFactory, Router, StaticFiles
 from twisted_http._wsgi import WSGIHandler
 from twisted_http.testing import parse_responses
 
+from ..support import free_port
 from ._loopback import Listening, connect, wait_until
 
 LONG = os.environ.get("MINIHTTP_LOAD") == "long"
@@ -155,12 +156,6 @@ async def test_connections_over_the_limit_are_turned_away_and_the_rest_served(
 # -- leaks: a twistd child, its RSS before and after ---------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -184,7 +179,7 @@ def test_connections_opened_and_closed_leave_memory_flat(tmp_path: Path) -> None
     ``twistd -n minihttp``: the child's RSS after them is within 2 MiB of its RSS
     after a warm-up of 500."""
     (tmp_path / "file.txt").write_bytes(b"static" * 100)
-    port = _free_port()
+    port = free_port()
     twistd = Path(sys.executable).parent / "twistd"
     process = subprocess.Popen(
         [str(twistd), "--nodaemon", "--pidfile=", f"--logfile={tmp_path / 'twistd.log'}",

@@ -1,0 +1,43 @@
+"""Helpers shared across the test suite: log capture, and twistd child processes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from twisted.logger import LogEvent, globalLogPublisher
+
+
+@contextmanager
+def recorded_log() -> Iterator[list[LogEvent]]:
+    """Every log event emitted inside the block."""
+    events: list[LogEvent] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        yield events
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (for a child process to bind)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_serving(port: int, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    """Wait until ``process`` accepts on ``port``; fail if it exits or takes too long."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"twistd exited early with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("twistd did not start listening in time")
