@@ -88,6 +88,7 @@ class HTTPChannel(LineReceiver):
         if self._awaiting_request:
             self._request_started()  # pipelined: its bytes were already buffered
         parser = self._parser
+        before = parser.state
         try:
             head = parser.line_received(line)
         except ProtocolError as error:
@@ -95,11 +96,8 @@ class HTTPChannel(LineReceiver):
             return
         if head is not None:
             self._dispatch(head)
-        elif parser.state is State.HEADERS:
-            # Mid-head: no mode to follow, only the header line limit after the
-            # request line (the head's total size is the parser's to check).
-            self.MAX_LENGTH = self._config.max_header_line
-            return
+        elif parser.state is before:
+            return  # another header or trailer line: nothing for the channel to follow
         self._follow_parser(b"")
 
     def rawDataReceived(self, data: bytes) -> None:
@@ -158,11 +156,7 @@ class HTTPChannel(LineReceiver):
         if self._request is None or self._head is None:
             return False
         body = self._request.body
-        if body.complete or body.claimed:
-            return True
-        if self._head.expect_continue and not self._continue_sent:
-            return False  # the client holds the body back; whether it sends it is unknowable
-        return body.length is not None and body.length <= self._config.max_discard_size
+        return body.complete or body.claimed or self._can_discard()
 
     def response_finished(self, response: Response) -> None:
         if response is not self._response:
@@ -172,10 +166,9 @@ class HTTPChannel(LineReceiver):
             self._close()
         elif self._parser.state is State.DONE:
             self._next_request()
-        elif self.connection_reusable() and self._body_fits_discard():
+        elif self._can_discard():
             assert self._request is not None
-            self._request.body.discard()
-            self._update_reading()
+            self._request.body.discard()  # reading resumes through the body's demand
         else:
             self._close()
 
@@ -288,8 +281,12 @@ class HTTPChannel(LineReceiver):
             assert self.transport is not None
             self.transport.write(_CONTINUE)
 
-    def _body_fits_discard(self) -> bool:
-        assert self._request is not None
+    def _can_discard(self) -> bool:
+        """Whether the rest of the body can be read and thrown away to keep the connection."""
+        if self._request is None or self._head is None:
+            return False
+        if self._head.expect_continue and not self._continue_sent:
+            return False  # the client holds the body back; whether it sends it is unknowable
         length = self._request.body.length
         return length is not None and length <= self._config.max_discard_size
 
