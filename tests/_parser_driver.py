@@ -1,6 +1,8 @@
 """A test driver for RequestParser that feeds it exactly as HTTPChannel's LineReceiver does.
 
-In line mode the buffer is split on CRLF; a line longer than the parser's
+When the parser wants a request line and the buffer holds a whole head, the
+head goes to ``head_received`` in one call, as the channel sends it. Otherwise,
+in line mode the buffer is split on CRLF; a line longer than the parser's
 ``max_line_length``, or a buffer with no CRLF that has reached that length plus
 two, becomes ``line_too_long()`` (Twisted's ``LineReceiver.dataReceived`` rule).
 In raw mode the whole buffer goes to ``data_received`` and what it leaves over
@@ -80,7 +82,12 @@ class ParserDriver:
         parser = self.parser
         while self._buffer:
             before = len(self._buffer)
-            if parser.wants_line:
+            end = self._buffer.find(DELIMITER * 2)
+            if parser.state is State.REQUEST_LINE and end > 0 and self._buffer[0] != 0x0D:
+                # The channel's step for a head that is all there: one call.
+                block, self._buffer = self._buffer[:end], self._buffer[end + 4:]
+                self.messages.append(Message(parser.head_received(block)))
+            elif parser.wants_line:
                 limit = parser.max_line_length
                 line, found, rest = self._buffer.partition(DELIMITER)
                 if not found:

@@ -309,6 +309,53 @@ def test_malformed_field_lines_are_400(field: bytes) -> None:
     assert_error(refused(req(b"GET / HTTP/1.1", field)), BadRequest, 400)
 
 
+def test_a_name_seen_before_still_needs_its_colon() -> None:
+    """The parser remembers valid field names; a known name without a colon is still 400."""
+    one(req(b"GET / HTTP/1.1", b"X-Remembered: 1"))
+    assert_error(refused(req(b"GET / HTTP/1.1", b"X-Remembered")), BadRequest, 400)
+
+
+def test_remembered_field_names_are_bounded() -> None:
+    """A client inventing names gets each checked; the memory of names stays bounded."""
+    from twisted_http import _parser
+
+    for i in range(_parser._MAX_KNOWN_NAMES + 50):
+        one(req(b"GET / HTTP/1.1", b"X-Invented-%d: 1" % i))
+    assert len(_parser._KNOWN_NAMES) == _parser._MAX_KNOWN_NAMES
+    message = one(req(b"GET / HTTP/1.1", b"X-Never-Seen-Before: 1", b"Host: h"))
+    assert (b"x-never-seen-before", b"1") in list(message.head.headers)
+
+
+def test_a_whole_head_parses_as_its_lines_do() -> None:
+    """``head_received`` gives what its lines one by one give: the same head, the same state."""
+    head = b"POST /p?q HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX-A:  b \r\nConnection: close"
+    whole = RequestParser(DEFAULT)
+    by_line = RequestParser(DEFAULT)
+    result = whole.head_received(head)
+    for line in head.split(b"\r\n"):
+        assert by_line.line_received(line) is None
+    assert by_line.line_received(b"") == result
+    assert result.body_length == 3 and not result.keep_alive and result.host == b"h"
+    assert whole.state is by_line.state is State.BODY
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"GET /" + b"a" * 64 + b" HTTP/1.1\r\nHost: h", URITooLong),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: " + b"a" * 64, HeaderFieldsTooLarge),
+        (b"GET / HTTP/1.1\r\nHost: h" + b"\r\nX: 1" * 6, HeaderFieldsTooLarge),
+        (b"GET / HTTP/1.1\r\n" + b"\r\n".join([b"X-B: " + b"b" * 50] * 5), HeaderFieldsTooLarge),
+    ],
+)
+def test_a_whole_head_is_held_to_every_limit(head: bytes, kind: type[ProtocolError]) -> None:
+    """Line lengths, field count and head size bound a whole head as they bound its lines."""
+    parser = RequestParser(SMALL)
+    with pytest.raises(kind):
+        parser.head_received(head)
+    assert parser.state is State.FAILED
+
+
 @pytest.mark.parametrize(
     "fields",
     [

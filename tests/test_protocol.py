@@ -281,6 +281,28 @@ def test_unsafe_response_headers_become_a_500(header: tuple[bytes, bytes]) -> No
     assert header[1] not in conn.written
 
 
+def test_a_remembered_header_name_does_not_vouch_for_its_value() -> None:
+    """Response field names are remembered once checked; every value is still checked."""
+    good = FakeConnection(Fixed(headers=((b"X-Seen", b"fine"),)))
+    good.send(GET)
+    assert good.responses()[0].status == 200
+    bad = FakeConnection(Fixed(headers=((b"X-Seen", b"a\r\nSet-Cookie: x=1"),)))
+    bad.send(GET)
+    assert bad.responses()[0].status == 500
+    assert b"Set-Cookie" not in bad.written
+
+
+def test_remembered_response_header_names_are_bounded() -> None:
+    """A handler inventing header names cannot grow the server's memory of names."""
+    from twisted_http import _response
+
+    for i in range(_response._MAX_CHECKED_NAMES + 50):
+        conn = FakeConnection(Fixed(headers=((b"X-Made-Up-%d" % i, b"1"),)))
+        conn.send(GET)
+        assert b"X-Made-Up-%d: 1\r\n" % i in conn.written
+    assert len(_response._CHECKED_NAMES) == _response._MAX_CHECKED_NAMES
+
+
 # -- request bodies --------------------------------------------------------------
 
 

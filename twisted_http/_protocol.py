@@ -78,15 +78,55 @@ class HTTPChannel(LineReceiver):
         self._deadline.set(self._config.first_request_timeout, self._idle_timed_out)
 
     def dataReceived(self, data: bytes) -> None:
-        if data and self._awaiting_request:
-            self._request_started()
-        super().dataReceived(data)
+        """``LineReceiver``'s loop, plus one step: a head that is all there is parsed at once.
+
+        Lines, raw mode, ``MAX_LENGTH``, pausing and re-entry behave exactly
+        as in ``LineReceiver.dataReceived``. The extra step applies when the
+        parser wants a request line and the buffer holds a whole head: the
+        parser takes all its lines in one call (``head_received``), with the
+        same checks, instead of one ``lineReceived`` round trip per line.
+        """
+        if data and self._awaiting_request and self.paused:
+            self._request_started()  # held back, but the client has begun a request
+        self._buffer += data
+        if self._busyReceiving:
+            return
+        self._busyReceiving = True
+        try:
+            while self._buffer and not self.paused and not self._closed:
+                buffer = self._buffer
+                if not self.line_mode:
+                    self._buffer = b""
+                    self.rawDataReceived(buffer)
+                    continue
+                if self._parser.state is State.REQUEST_LINE and buffer[0] != 0x0D:
+                    end = buffer.find(b"\r\n\r\n")
+                    if end > 0:
+                        self._buffer = buffer[end + 4:]
+                        self._head_received(buffer[:end])
+                        continue
+                line, found, rest = buffer.partition(b"\r\n")
+                if not found:
+                    if self._awaiting_request:
+                        self._request_started()
+                    if len(buffer) >= self.MAX_LENGTH + 2:
+                        self._buffer = b""
+                        self.lineLengthExceeded(buffer)
+                    return
+                self._buffer = rest
+                if len(line) > self.MAX_LENGTH:
+                    self._buffer = b""
+                    self.lineLengthExceeded(line)
+                    return
+                self.lineReceived(line)
+        finally:
+            self._busyReceiving = False
 
     def lineReceived(self, line: bytes) -> None:
         if self._closed:
             return
         if self._awaiting_request:
-            self._request_started()  # pipelined: its bytes were already buffered
+            self._request_started()
         parser = self._parser
         before = parser.state
         try:
@@ -98,6 +138,16 @@ class HTTPChannel(LineReceiver):
             self._dispatch(head)
         elif parser.state is before:
             return  # another header or trailer line: nothing for the channel to follow
+        self._follow_parser(b"")
+
+    def _head_received(self, block: bytes) -> None:
+        self._awaiting_request = False  # and no head deadline: the head is all here
+        try:
+            head = self._parser.head_received(block)
+        except ProtocolError as error:
+            self._refuse(error)
+            return
+        self._dispatch(head)
         self._follow_parser(b"")
 
     def rawDataReceived(self, data: bytes) -> None:

@@ -44,6 +44,25 @@ _HOP_BY_HOP = frozenset(
 )
 
 
+# Names start() looks at twice: framing, defaults it adds, and hop-by-hop fields.
+_MANAGED = _HOP_BY_HOP | {b"content-length", b"date", b"server"}
+
+# Response field names already checked, with their lower-case form: handlers
+# send the same few names on every response. Bounded, like the parser's.
+_CHECKED_NAMES: dict[bytes, bytes] = {}
+_MAX_CHECKED_NAMES = 512
+
+
+def _checked_name(name: bytes) -> bytes | None:
+    """``name`` lower-cased if it is a token, else None."""
+    key = _CHECKED_NAMES.get(name)
+    if key is None and is_token(name):
+        key = name.lower()
+        if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES:
+            _CHECKED_NAMES[name] = key
+    return key
+
+
 class _State(enum.Enum):
     NEW = "new"
     STARTED = "started"
@@ -92,24 +111,25 @@ class Response:
         close = False
         add_date = add_server = True
         for name, value in headers:
-            if not is_token(name) or not is_field_value(value):
+            key = _checked_name(name)
+            if key is None or not is_field_value(value):
                 raise ValueError(f"invalid response header {name!r}")
-            key = name.lower()
-            if key == b"content-length":
-                if not value.isdigit():
-                    raise ValueError(f"invalid Content-Length {value!r}")
-                if status == 204:
-                    continue  # RFC 9110 §8.6: never on a 204
-                length = int(value)
-            elif key in _HOP_BY_HOP:
-                if key == b"connection" and value.lower() == b"close":
+            if key in _MANAGED:
+                if key == b"content-length":
+                    if not value.isdigit():
+                        raise ValueError(f"invalid Content-Length {value!r}")
+                    if status == 204:
+                        continue  # RFC 9110 §8.6: never on a 204
+                    length = int(value)
+                elif key == b"date":
+                    add_date = False
+                elif key == b"server":
+                    add_server = False
+                elif key == b"connection" and value.lower() == b"close":
                     close = True
                     continue
-                raise ValueError(f"{name!r} is a hop-by-hop header the server manages")
-            elif key == b"date":
-                add_date = False
-            elif key == b"server":
-                add_server = False
+                else:
+                    raise ValueError(f"{name!r} is a hop-by-hop header the server manages")
             out.append((name, value))
         mode = response_body_mode(self._method, status, self._version, length)
         keep = (
