@@ -36,6 +36,17 @@ def test_response_has_status_date_server_and_length() -> None:
     assert response.header(b"content-length") == b"5"
 
 
+@pytest.mark.parametrize("name", [b"Date", b"server"])
+def test_a_handler_may_set_date_or_server_itself(name: bytes) -> None:
+    """A handler's own Date or Server replaces the server's, never doubles it."""
+    conn = FakeConnection(Fixed(headers=((name, b"mine"),)))
+    conn.send(GET)
+    [response] = conn.responses()
+    assert response.headers.get_all(name.lower()) == [b"mine"]
+    other = b"server" if name.lower() == b"date" else b"date"
+    assert len(response.headers.get_all(other)) == 1
+
+
 def test_date_follows_the_clock() -> None:
     """The Date header is the factory clock's time, refreshed as the clock moves."""
     clock = Clock()

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from twisted_http import _serializer
 from twisted_http._serializer import (
     LAST_CHUNK,
+    DefaultFields,
     HTTPDate,
     chunk,
     request_bytes,
@@ -139,6 +140,18 @@ def test_http_date_formats_once_per_second(monkeypatch: pytest.MonkeyPatch) -> N
     assert date.at(101.0) == b"Thu, 01 Jan 1970 00:01:41 GMT"
     assert date.at(100.2) == first  # the clock went back: recomputed, not stale
     assert calls == [100, 101, 100]
+
+
+def test_default_fields_follow_the_second_and_the_flags() -> None:
+    """Date and Server lines, together reused within a second; either one alone on request."""
+    fields = DefaultFields(HTTPDate(), b"minihttp")
+    both = fields.lines(784111777.1)
+    assert both == b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: minihttp\r\n"
+    assert fields.lines(784111777.9) is both
+    assert fields.lines(784111778.0) == both.replace(b":37 GMT", b":38 GMT")
+    assert fields.lines(0, date=False) == b"Server: minihttp\r\n"
+    assert fields.lines(0, server=False) == b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+    assert fields.lines(0, date=False, server=False) == b""
 
 
 def test_request_bytes_writes_what_it_is_given() -> None:

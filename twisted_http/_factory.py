@@ -11,7 +11,7 @@ from ._config import ServerConfig
 from ._protocol import HTTPChannel
 from ._response import error_page
 from ._routing import Router
-from ._serializer import HTTPDate, response_head
+from ._serializer import DefaultFields, HTTPDate, response_head
 
 
 class HTTPFactory(Factory):
@@ -36,6 +36,7 @@ class HTTPFactory(Factory):
         self.config = config if config is not None else ServerConfig()
         self.clock: IReactorTime = clock
         self.date = HTTPDate()
+        self.default_fields = DefaultFields(self.date, self.config.server_header)
         self.open_connections = 0  # kept by the channels themselves
 
     def buildProtocol(self, addr: Any) -> Protocol:

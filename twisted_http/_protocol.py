@@ -197,9 +197,10 @@ class HTTPChannel(LineReceiver):
         """The producer the response being sent registered, if any."""
         return self._flow.producer
 
-    def head_defaults(self) -> tuple[bytes, bytes]:
-        """The Date and Server values for a response head."""
-        return self._site.date.at(self._site.clock.seconds()), self._config.server_header
+    def head_defaults(self, date: bool, server: bool) -> bytes:
+        """The Date and Server lines for a response head, those asked for."""
+        site = self._site
+        return site.default_fields.lines(site.clock.seconds(), date, server)
 
     def connection_reusable(self) -> bool:
         """Whether the connection can carry another request once this response is out."""

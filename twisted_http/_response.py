@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from ._flow import Producer
 from ._framing import HTTP_10, BodyMode, response_body_mode
 from ._headers import is_field_value, is_token
-from ._serializer import LAST_CHUNK, STATUS_LINES, chunk, response_head
+from ._serializer import LAST_CHUNK, STATUS_LINES, chunk, status_line
 
 
 class _Owner(Protocol):
@@ -30,7 +30,7 @@ class _Owner(Protocol):
     def write_sequence(self, data: list[bytes]) -> None: ...
     def register_producer(self, producer: Producer, streaming: bool) -> None: ...
     def unregister_producer(self) -> None: ...
-    def head_defaults(self) -> tuple[bytes, bytes]: ...
+    def head_defaults(self, date: bool, server: bool) -> bytes: ...
     def connection_reusable(self) -> bool: ...
     def response_finished(self, response: Response) -> None: ...
     def response_aborted(self, response: Response) -> None: ...
@@ -105,8 +105,7 @@ class Response:
             raise RuntimeError("the response has already started")
         if not 200 <= status <= 999:
             raise ValueError(f"status must be a final status, 200 to 999, not {status!r}")
-        date, server = self._owner.head_defaults()
-        out = []
+        lines = [status_line(status, reason), b""]  # [1]: the Date and Server lines
         length = None
         close = False
         add_date = add_server = True
@@ -130,28 +129,25 @@ class Response:
                     continue
                 else:
                     raise ValueError(f"{name!r} is a hop-by-hop header the server manages")
-            out.append((name, value))
+            lines.append(b"%s: %s\r\n" % (name, value))
         mode = response_body_mode(self._method, status, self._version, length)
         keep = (
             self.keep_alive and not close and mode is not BodyMode.CLOSE
             and self._owner.connection_reusable()
         )
-        front = []
-        if add_date:
-            front.append((b"Date", date))
-        if add_server:
-            front.append((b"Server", server))
+        lines[1] = self._owner.head_defaults(add_date, add_server)
         if mode is BodyMode.CHUNKED:
-            out.append((b"Transfer-Encoding", b"chunked"))
+            lines.append(b"Transfer-Encoding: chunked\r\n")
         if not keep:
-            out.append((b"Connection", b"close"))
+            lines.append(b"Connection: close\r\n")
         elif self._version == HTTP_10:
-            out.append((b"Connection", b"keep-alive"))
+            lines.append(b"Connection: keep-alive\r\n")
+        lines.append(b"\r\n")
         self.status = status
         self.keep_alive = keep
         self._mode = mode
         self._remaining = length or 0
-        self._pending_head = response_head(status, front + out, reason)
+        self._pending_head = b"".join(lines)
         self._state = _State.STARTED
 
     def write(self, data: bytes) -> None:

@@ -59,6 +59,30 @@ class HTTPDate:
         return self._value
 
 
+class DefaultFields:
+    """The Date and Server lines a response starts with; both together made once a second."""
+
+    __slots__ = ("_both", "_date", "_second", "_server")
+
+    def __init__(self, date: HTTPDate, server: bytes) -> None:
+        self._server = b"Server: %s\r\n" % server
+        self._date = date
+        self._second = -1
+        self._both = b""
+
+    def lines(self, now: float, date: bool = True, server: bool = True) -> bytes:
+        """The header lines for ``now``: Date unless ``date`` is false, Server likewise."""
+        if date and server:
+            second = int(now)
+            if second != self._second:
+                self._second = second
+                self._both = b"Date: %s\r\n%s" % (self._date.at(now), self._server)
+            return self._both
+        return (b"Date: %s\r\n" % self._date.at(now) if date else b"") + (
+            self._server if server else b""
+        )
+
+
 def request_bytes(
     method: bytes,
     target: bytes,
