@@ -122,6 +122,9 @@ class RequestParser:
 
     def __init__(self, config: ServerConfig) -> None:
         self._config = config
+        # The limits read on every line, as plain attributes.
+        self._max_head_size = config.max_head_size
+        self._max_headers = config.max_headers
         self.state = State.REQUEST_LINE
         self.trailers = Headers()
         self._reset()
@@ -129,10 +132,10 @@ class RequestParser:
     def _reset(self) -> None:
         self._head_size = 0
         self._request_line: tuple[bytes, bytes, bytes, bytes, bytes, bytes | None] | None = None
-        self._headers = Headers()
+        self._fields: list[tuple[bytes, bytes]] = []  # becomes the head's Headers
         # Copies of the fields _finish_head decides on (see _FRAMING_FIELDS).
         self._hosts: list[bytes] = []
-        self._framing = Headers()  # all but Host
+        self._framing: list[tuple[bytes, bytes]] = []  # all but Host
         self._remaining = 0  # bytes left in the Content-Length body or current chunk
         self._body_size = 0  # chunked bytes so far, against max_body_size
 
@@ -185,7 +188,7 @@ class RequestParser:
             state = self.state
             if state is State.HEADERS:
                 if line:
-                    self._header_line(line, self._headers, self._framing)
+                    self._header_line(line, self._fields, self._framing)
                     return None
                 self._count(line)  # the head's closing CRLF is part of the head
                 return self._finish_head()
@@ -199,9 +202,10 @@ class RequestParser:
                 self.state = State.CHUNK_SIZE
             elif state is State.TRAILERS:
                 if line:
-                    self._header_line(line, self.trailers, None)
+                    self._header_line(line, self._trailer_fields, None)
                 else:
                     self._count(line)
+                    self.trailers = Headers(self._trailer_fields)
                     self.state = State.DONE
             else:
                 raise AssertionError(f"no line expected in state {state}")
@@ -224,12 +228,12 @@ class RequestParser:
             if len(line) > self._config.max_request_line:
                 raise URITooLong()
             self._on_request_line(line)
-            limit = self._config.max_header_line  # the head-size budget is _count's
-            headers, framing = self._headers, self._framing
+            limit = self._config.max_header_line  # the head-size budget is _header_line's
+            fields, framing, field_line = self._fields, self._framing, self._header_line
             for line in lines[1:]:
                 if len(line) > limit:
                     raise HeaderFieldsTooLarge()
-                self._header_line(line, headers, framing)
+                field_line(line, fields, framing)
             self._count(b"")
             return self._finish_head()
         except ProtocolError:
@@ -252,7 +256,7 @@ class RequestParser:
 
     def _count(self, line: bytes) -> None:
         self._head_size += len(line) + 2
-        if self._head_size > self._config.max_head_size:
+        if self._head_size > self._max_head_size:
             raise HeaderFieldsTooLarge()
 
     def _on_request_line(self, line: bytes) -> None:
@@ -276,9 +280,15 @@ class RequestParser:
         self._request_line = (method, target, path, query, version, authority)
         self.state = State.HEADERS
 
-    def _header_line(self, line: bytes, into: Headers, framing: Headers | None) -> None:
-        self._count(line)
-        if len(into) >= self._config.max_headers:
+    def _header_line(
+        self, line: bytes, into: list[tuple[bytes, bytes]],
+        framing: list[tuple[bytes, bytes]] | None,
+    ) -> None:
+        size = self._head_size + len(line) + 2  # _count, inline: this runs for every field
+        if size > self._max_head_size:
+            raise HeaderFieldsTooLarge()
+        self._head_size = size
+        if len(into) >= self._max_headers:
             raise HeaderFieldsTooLarge("Too many header fields")
         if line[0] in b" \t":
             # RFC 9112 §5.2: obs-fold is refused outright, never unfolded.
@@ -295,12 +305,12 @@ class RequestParser:
         value = value.strip(b" \t")
         if not is_field_value(value):
             raise BadRequest("Invalid character in header field")
-        into.add(key, value)
+        into.append((key, value))
         if framing is not None and key in _FRAMING_FIELDS:
             if key == b"host":
                 self._hosts.append(value)
             else:
-                framing.add(key, value)
+                framing.append((key, value))
 
     def _finish_head(self) -> RequestHead:
         assert self._request_line is not None
@@ -312,11 +322,11 @@ class RequestParser:
             raise BadRequest("Missing Host")
         if hosts and _HOST.fullmatch(hosts[0]) is None:
             raise BadRequest("Malformed Host")
-        framing = self._framing
         length: int | None = 0
         persist = version == HTTP_11
         expect_continue = False
-        if framing:  # else: no body, and the version's default persistence
+        if self._framing:  # else: no body, and the version's default persistence
+            framing = Headers(self._framing)
             length = request_body_length(version, framing)
             if length is not None and length > self._config.max_body_size:
                 raise ContentTooLarge()
@@ -340,7 +350,7 @@ class RequestParser:
             path=path,
             query=query,
             version=version,
-            headers=self._headers,
+            headers=Headers(self._fields),
             host=authority if authority is not None else (hosts[0] if hosts else b""),
             body_length=length,
             keep_alive=persist,
@@ -356,6 +366,7 @@ class RequestParser:
         size = int(match.group(1), 16)
         if size == 0:
             self._head_size = 0  # trailers get a head's budget of their own
+            self._trailer_fields: list[tuple[bytes, bytes]] = []
             self.state = State.TRAILERS
             return
         self._body_size += size
