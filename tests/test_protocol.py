@@ -47,6 +47,24 @@ def test_a_handler_may_set_date_or_server_itself(name: bytes) -> None:
     assert len(response.headers.get_all(other)) == 1
 
 
+def test_send_writes_one_content_length_even_when_the_handler_gives_it() -> None:
+    """send() frames the body itself: a matching Content-Length is not doubled."""
+    conn = FakeConnection(Fixed(body=b"hello", headers=((b"Content-Length", b"5"),)))
+    conn.send(GET)
+    [response] = conn.responses()
+    assert response.headers.get_all(b"content-length") == [b"5"]
+    assert response.body == b"hello"
+
+
+def test_send_refuses_a_content_length_that_is_not_the_bodys() -> None:
+    """A Content-Length that contradicts send()'s body is a handler bug: 500, never sent."""
+    conn = FakeConnection(Fixed(body=b"hello", headers=((b"Content-Length", b"9"),)))
+    conn.send(GET)
+    [response] = conn.responses()
+    assert response.status == 500
+    assert b"hello" not in conn.written
+
+
 def test_date_follows_the_clock() -> None:
     """The Date header is the factory clock's time, refreshed as the clock moves."""
     clock = Clock()

@@ -148,7 +148,9 @@ class HTTPChannel(LineReceiver):
             self._refuse(error)
             return
         self._dispatch(head)
-        self._follow_parser(b"")
+        if self._parser.state is not State.REQUEST_LINE:
+            self._follow_parser(b"")
+        # else: answered at once, and _next_request has set up for the next head.
 
     def rawDataReceived(self, data: bytes) -> None:
         if self._closed:

@@ -99,9 +99,16 @@ class Response:
         self, status: int, headers: Iterable[tuple[bytes, bytes]] = (), reason: bytes | None = None
     ) -> None:
         """Set the status and headers. They go out with the first body bytes or at finish."""
+        self._begin(status, headers, reason, None)
+
+    def _begin(
+        self, status: int, headers: Iterable[tuple[bytes, bytes]], reason: bytes | None,
+        known: int | None,
+    ) -> bool:
+        """``start``, with ``send``'s body length as ``known``; False if the connection is gone."""
         if self._state is not _State.NEW:
             if self._state is _State.CLOSED:
-                return
+                return False
             raise RuntimeError("the response has already started")
         if not 200 <= status <= 999:
             raise ValueError(f"status must be a final status, 200 to 999, not {status!r}")
@@ -117,6 +124,10 @@ class Response:
                 if key == b"content-length":
                     if not value.isdigit():
                         raise ValueError(f"invalid Content-Length {value!r}")
+                    if known is not None:
+                        if int(value) != known:
+                            raise ValueError(f"Content-Length {value!r} for {known} bytes")
+                        continue  # send() writes the one Content-Length itself
                     if status == 204:
                         continue  # RFC 9110 §8.6: never on a 204
                     length = int(value)
@@ -130,6 +141,9 @@ class Response:
                 else:
                     raise ValueError(f"{name!r} is a hop-by-hop header the server manages")
             lines.append(b"%s: %s\r\n" % (name, value))
+        if known is not None and status != 204:
+            length = known
+            lines.append(b"Content-Length: %d\r\n" % known)
         mode = response_body_mode(self._method, status, self._version, length)
         keep = (
             self.keep_alive and not close and mode is not BodyMode.CLOSE
@@ -149,6 +163,7 @@ class Response:
         self._remaining = length or 0
         self._pending_head = b"".join(lines)
         self._state = _State.STARTED
+        return True
 
     def write(self, data: bytes) -> None:
         """Send body bytes. Ignored once the connection has gone."""
@@ -200,9 +215,9 @@ class Response:
         self, status: int, body: bytes = b"", headers: Iterable[tuple[bytes, bytes]] = ()
     ) -> None:
         """A whole response at once, with its Content-Length, in one write."""
-        self.start(status, [*headers, (b"Content-Length", b"%d" % len(body))])
-        self.write(body)
-        self.finish()
+        if self._begin(status, headers, None, len(body)):
+            self.write(body)
+            self.finish()
 
     def send_error(
         self, status: int, detail: str | None = None, headers: Iterable[tuple[bytes, bytes]] = ()
