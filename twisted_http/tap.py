@@ -4,6 +4,9 @@ Every limit and timeout of ``ServerConfig`` is an option of the same name
 (``max_body_size`` is ``--max-body-size``) and a key of the config file; the
 command line wins over the file. Mounts, ports and the Python path come from
 both as well. A mistake in either is reported in one line naming the option.
+
+``--workers N`` runs N processes on the same TCP ports (``_workers``); each
+builds the same site from the same arguments (``make_site``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import importlib
 import os
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -25,11 +28,15 @@ from twisted.python.threadpool import ThreadPool
 from ._config import ServerConfig
 from ._factory import HTTPFactory
 from ._interfaces import IRequestHandler
+from ._listeners import TCPAddress, tcp_address
 from ._routing import Router, normalize_prefix
 from ._static import StaticFiles
 
 DEFAULT_PORT = "tcp:8000"
 DEFAULT_STATIC = "static"
+# A guard against typos (--workers 1000 would start a thousand Pythons), not a
+# tuning limit: more workers than cores only costs memory.
+MAX_WORKERS = 128
 
 # One line of help per ServerConfig field that the command line exposes.
 _HELP = {
@@ -74,7 +81,10 @@ class Options(usage.Options):
         [name.replace("_", "-"), None, None, f"{help_} [default: {_FIELDS[name].default}]"]
         for name, help_ in _HELP.items()
     ] + [["static-max-age", None, None,
-          "Send Cache-Control: max-age=SECONDS with static files. [default: none]"]]
+          "Send Cache-Control: max-age=SECONDS with static files. [default: none]"],
+         ["workers", None, None,
+          f"Processes serving the TCP ports, 1 to {MAX_WORKERS}; one per core uses them all."
+          " [default: 1]"]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,6 +95,13 @@ class Options(usage.Options):
         self["config-file"] = None
         self["static-index"] = []
         self["static-type"] = []
+        self["argv"] = []
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:  # noqa: N802
+        """Parse, keeping the arguments: ``--workers`` starts each worker with them."""
+        self["argv"] = list(sys.argv[1:] if options is None else options)
+        self["cwd"] = os.getcwd()
+        super().parseOptions(options)
 
     def opt_port(self, value: str) -> None:
         """Endpoint to listen on: a port number or a Twisted endpoint string
@@ -139,6 +156,8 @@ class Options(usage.Options):
 
         ports = self["port"] or file_values.get("port", []) or [DEFAULT_PORT]
         self["endpoints"] = [_endpoint(str(port)) for port in ports]
+        self["workers"] = _workers(self["workers"], file_values.get("workers"))
+        self["addresses"] = _tcp_addresses(self["endpoints"]) if self["workers"] > 1 else []
         self["pythonpath"] = file_values.get("pythonpath", []) + self["pythonpath"]
         static = self["static"] or file_values.get("static", [])
         wsgi = self["wsgi"] or file_values.get("wsgi", [])
@@ -162,7 +181,8 @@ def _read_config_file(path: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as error:
         raise usage.UsageError(f"--config: {path} is not valid TOML: {error}") from None
     data = {key.replace("-", "_"): value for key, value in data.items()}
-    allowed = {"port", "static", "wsgi", "pythonpath", "access_log", *_HELP, *_STATIC_KEYS}
+    allowed = {"port", "static", "wsgi", "pythonpath", "access_log", "workers", *_HELP,
+               *_STATIC_KEYS}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise usage.UsageError(
@@ -206,6 +226,30 @@ def _endpoint(port: str) -> str:
             f"--port: {port!r} is not a port number or endpoint string ({error})"
         ) from None
     return description
+
+
+def _workers(given: str | None, in_file: Any) -> int:
+    """The number of worker processes, from the command line or else the file, checked."""
+    if given is None and in_file is None:
+        return 1
+    option = "--workers" if given is not None else "workers in the config file"
+    workers: int = _coerce(option, given if given is not None else in_file, int)
+    if not 1 <= workers <= MAX_WORKERS:
+        raise usage.UsageError(f"{option} must be from 1 to {MAX_WORKERS}, not {workers}")
+    return workers
+
+
+def _tcp_addresses(endpoints: list[str]) -> list[TCPAddress]:
+    """Where each endpoint listens; workers share TCP ports only."""
+    addresses = []
+    for description in endpoints:
+        address = tcp_address(description)
+        if address is None:
+            raise usage.UsageError(
+                f"--workers: workers can share TCP ports only, not {description!r}"
+            )
+        addresses.append(address)
+    return addresses
 
 
 def _split_mount(spec: str) -> tuple[str, str]:
@@ -353,11 +397,27 @@ class _ThreadPoolService(Service):
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N802
-    """The service ``twistd minihttp`` runs: one listening port per endpoint."""
+    """The service ``twistd minihttp`` runs: one listening port per endpoint, or with
+    ``--workers`` N > 1 a pool of N processes that each run one."""
     if reactor is None:
         from twisted.internet import reactor
-    config: ServerConfig = options["config"]
+    if options["workers"] > 1:
+        from ._workers import WorkerPool
+
+        return WorkerPool(options["argv"], options["cwd"], options["addresses"],
+                          options["workers"], reactor)
     service = MultiService()
+    factory = make_site(options, reactor, service)
+    for description in options["endpoints"]:
+        endpoint = serverFromString(reactor, description)
+        StreamServerEndpointService(endpoint, factory).setServiceParent(service)
+    return service
+
+
+def make_site(options: Options, reactor: Any, service: MultiService) -> HTTPFactory:
+    """The factory serving ``options``' mounts; a WSGI thread pool, if any, runs under
+    ``service``."""
+    config: ServerConfig = options["config"]
     mounts: list[tuple[bytes, IRequestHandler]] = []
     pool = None
     for prefix, kind, target in options["mounts"]:
@@ -374,8 +434,4 @@ def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N80
                 target, thread_pool=pool, reactor=reactor,
                 thread_wait_timeout=config.thread_wait_timeout,
             )))
-    factory = HTTPFactory(Router(mounts), config, clock=reactor)
-    for description in options["endpoints"]:
-        endpoint = serverFromString(reactor, description)
-        StreamServerEndpointService(endpoint, factory).setServiceParent(service)
-    return service
+    return HTTPFactory(Router(mounts), config, clock=reactor)

@@ -1,0 +1,187 @@
+"""One ``--workers`` process: the same server as ``twistd minihttp``, on inherited sockets.
+
+The parent (``_workers.WorkerPool``) runs this module as::
+
+    python -m twisted_http._worker FD[,FD...] -- MINIHTTP-ARGUMENTS...
+
+It parses the same arguments the parent was given, builds the same site (with
+its own WSGI thread pool), and listens on the sockets passed as FD (one per
+``--port``, in order). Its log events go to stdout as JSON records, which the
+parent re-emits into its own log; stderr carries anything said before logging
+starts. The records are written once per turn of the reactor rather than one
+write per event: with the access log on, that is one write for all the
+requests a turn finished.
+
+A worker stops when the parent sends SIGTERM, or by itself when its stdin, a
+pipe from the parent, reaches end of file: that happens however the parent
+ends, SIGKILL included, so a worker is never left running without one. SIGINT
+is ignored: Ctrl-C in a terminal reaches every process of the group, and the
+parent, not each worker, decides how they stop.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.error import ReactorNotRunning
+from twisted.internet.interfaces import IListeningPort, IReadDescriptor
+from twisted.logger import ILogObserver, LogEvent, eventAsJSON, globalLogBeginner
+from twisted.python.failure import Failure
+from twisted.python.usage import UsageError
+from zope.interface import implementer
+
+from ._factory import HTTPFactory
+from ._listeners import adopt_port
+
+
+class AdoptedPort(Service):
+    """Listens on an inherited socket while running; stops listening when stopped."""
+
+    def __init__(self, reactor: Any, fd: int, factory: HTTPFactory) -> None:
+        self._reactor = reactor
+        self._fd = fd
+        self._factory = factory
+        self._port: IListeningPort | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._port = adopt_port(self._reactor, self._fd, self._factory)
+
+    def stopService(self) -> Any:
+        super().stopService()
+        if self._port is not None:
+            return self._port.stopListening()
+        return None
+
+
+@implementer(IReadDescriptor)
+class ParentWatch:
+    """Calls ``on_parent_gone`` once, when the pipe ``fd`` from the parent is closed.
+
+    The reactor sees that as end of file (``doRead``) or as a hang-up
+    (``connectionLost``), depending on the platform; it also closes every
+    reader at shutdown, so ``on_parent_gone`` must accept being called then.
+    """
+
+    def __init__(self, reactor: Any, fd: int, on_parent_gone: Callable[[], object]) -> None:
+        os.set_blocking(fd, False)
+        self._reactor = reactor
+        self._fd = fd
+        self._on_parent_gone: Callable[[], object] | None = on_parent_gone
+
+    def start(self) -> None:
+        self._reactor.addReader(self)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def doRead(self) -> None:  # noqa: N802 - IReadDescriptor
+        try:
+            if os.read(self._fd, 4096):
+                return  # the parent never writes; anything but end of file is ignored
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self._gone()
+
+    def connectionLost(self, reason: Failure) -> None:
+        self._gone()
+
+    def _gone(self) -> None:
+        self._reactor.removeReader(self)
+        callback, self._on_parent_gone = self._on_parent_gone, None
+        if callback is not None:
+            callback()
+
+    def logPrefix(self) -> str:  # noqa: N802 - ILoggingContext
+        return "minihttp-parent"
+
+
+@implementer(ILogObserver)
+class LogPipe:
+    """A log observer writing events as JSON records to ``out``, gathered per reactor turn."""
+
+    def __init__(self, reactor: Any, out: IO[str], most: int = 65536) -> None:
+        self._reactor = reactor
+        self._out = out
+        self._most = most  # characters held at most before a write, whatever the turn
+        self._records: list[str] = []
+        self._size = 0
+        self._pending: Any = None
+
+    def __call__(self, event: LogEvent) -> None:
+        record = f"\x1e{eventAsJSON(event)}\n"
+        self._records.append(record)
+        self._size += len(record)
+        if self._size >= self._most:
+            self.flush()
+        elif self._pending is None:
+            self._pending = self._reactor.callLater(0, self.flush)
+
+    def flush(self) -> None:
+        """Write what is gathered now. A parent that is gone is not an error here: the
+        worker is about to stop because of it."""
+        if self._pending is not None and self._pending.active():
+            self._pending.cancel()
+        self._pending = None
+        text, self._records, self._size = "".join(self._records), [], 0
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+def worker_service(argv: list[str], fds: list[int], reactor: Any) -> IService:
+    """The service one worker runs: minihttp's site for ``argv``, listening on ``fds``."""
+    from .tap import Options, make_site
+
+    options = Options()
+    options.parseOptions(argv)
+    service = MultiService()
+    factory = make_site(options, reactor, service)
+    for fd in fds:
+        AdoptedPort(reactor, fd, factory).setServiceParent(service)
+    return service
+
+
+def main(args: list[str]) -> None:
+    """Run one worker until SIGTERM or the parent's end; see the module docstring."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fds_text, separator, *argv = args
+    if separator != "--":
+        raise SystemExit("usage: python -m twisted_http._worker FD[,FD...] -- ARGUMENTS...")
+    fds = [int(fd) for fd in fds_text.split(",")]
+    from twisted.internet import reactor as installed
+
+    reactor: Any = installed
+    log_pipe = LogPipe(reactor, sys.stdout)
+    globalLogBeginner.beginLoggingTo([log_pipe], redirectStandardIO=False)
+    try:
+        try:
+            service = worker_service(argv, fds, reactor)
+        except UsageError as error:
+            raise SystemExit(f"minihttp worker: {error}") from None
+        ParentWatch(reactor, sys.stdin.fileno(), lambda: _stop(reactor)).start()
+        reactor.callWhenRunning(service.startService)
+        reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
+        reactor.run()
+    finally:
+        log_pipe.flush()
+
+
+def _stop(reactor: Any) -> None:
+    try:
+        reactor.stop()
+    except ReactorNotRunning:  # already stopping: the watch is closed at shutdown too
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
