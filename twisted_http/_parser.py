@@ -91,6 +91,8 @@ _FRAMING_FIELDS = frozenset(
     {b"host", b"content-length", b"transfer-encoding", b"expect", b"connection"}
 )
 
+_BODY_FIELDS = frozenset({b"content-length", b"transfer-encoding"})
+
 # Field names already seen to be tokens, with their lower-case form: clients
 # send the same few dozen names over and over. Bounded, so a client inventing
 # names costs a validation each, never memory.
@@ -327,16 +329,18 @@ class RequestParser:
         expect_continue = False
         if self._framing:  # else: no body, and the version's default persistence
             framing = Headers(self._framing)
-            length = request_body_length(version, framing)
-            if length is not None and length > self._config.max_body_size:
-                raise ContentTooLarge()
-            expectations = framing.get_all(b"expect")
-            if expectations:
-                if parse_list(expectations) != [b"100-continue"]:
+            present = {key for key, _ in self._framing}
+            if not present.isdisjoint(_BODY_FIELDS):
+                length = request_body_length(version, framing)
+                if length is not None and length > self._config.max_body_size:
+                    raise ContentTooLarge()
+            if b"expect" in present:
+                if parse_list(framing.get_all(b"expect")) != [b"100-continue"]:
                     raise ExpectationFailed()
                 # RFC 9110 §10.1.1: ignored on HTTP/1.0, and moot without a body.
                 expect_continue = version == HTTP_11 and length != 0
-            persist = keep_alive(version, framing)
+            if b"connection" in present:
+                persist = keep_alive(version, framing)
         if length == 0:
             self.state = State.DONE
         elif length is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import attrs
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import ISSLTransport, ITransport
 from zope.interface import implementer
@@ -14,8 +13,7 @@ from ._headers import Headers
 from ._interfaces import IBodyReceiver
 
 
-@attrs.frozen
-class ConnectionInfo:
+class ConnectionInfo(NamedTuple):
     """The two ends of a connection; hosts and ports are None on UNIX sockets."""
 
     client_host: str | None
@@ -28,11 +26,11 @@ class ConnectionInfo:
     def from_transport(cls, transport: ITransport) -> ConnectionInfo:
         peer, host = transport.getPeer(), transport.getHost()
         return cls(
-            client_host=getattr(peer, "host", None),
-            client_port=getattr(peer, "port", None),
-            server_host=getattr(host, "host", None),
-            server_port=getattr(host, "port", None),
-            secure=ISSLTransport.providedBy(transport),
+            getattr(peer, "host", None),
+            getattr(peer, "port", None),
+            getattr(host, "host", None),
+            getattr(host, "port", None),
+            ISSLTransport.providedBy(transport),
         )
 
 
