@@ -99,6 +99,21 @@ def test_config_file_keys_tables_and_command_line_precedence(site: Path) -> None
     assert overridden[b"/a"].max_age == overridden[b"/b"].max_age == 1
 
 
+def test_cache_bounds_come_from_the_config_file(site: Path) -> None:
+    """static_cache_entries / static_cache_bytes, and per mount cache_entries / cache_bytes,
+    reach each mount's cache; with none, the defaults."""
+    (site / "minihttp.toml").write_text(
+        'static_cache_bytes = 4096\n'
+        '[[static]]\nprefix = "/a"\ndir = "public"\ncache_entries = 0\n'
+        '[[static]]\nprefix = "/b"\ndir = "docs"\ncache-entries = 10\n'
+    )
+    handlers = built(parse("--config", str(site / "minihttp.toml")))
+    caches = {prefix: (h.cache.max_entries, h.cache.max_bytes) for prefix, h in handlers.items()}
+    assert caches == {b"/a": (0, 4096), b"/b": (10, 4096)}
+    default = built(parse("--static", "public"))[b""].cache
+    assert (default.max_entries, default.max_bytes) == (1024, 16 * 1024 * 1024)
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--static-max-age", "soon"], "--static-max-age takes a whole number"),
     (["--static-max-age", "-5"], "max_age must be 0 or more"),
@@ -118,6 +133,7 @@ def test_bad_static_options_are_one_clear_line(site: Path, argv: list[str], mess
     ('[[static]]\ndir = "public"\nmax_age = true\n', "'max_age' takes a whole number"),
     ('[[static]]\ndir = "public"\ncolour = "red"\n', "unknown key 'colour'"),
     ('static_colour = 1\n', "unknown key 'static_colour'"),
+    ('static_cache_bytes = -1\nstatic = "public"\n', "cache_bytes must be 0 or more"),
 ])
 def test_bad_static_config_is_one_clear_line(site: Path, toml: str, message: str) -> None:
     """Mistakes in the config file's static settings are UsageErrors naming the key."""

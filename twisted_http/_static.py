@@ -2,45 +2,69 @@
 
 The handler ties the pieces together; each rule lives in its own module:
 ``_paths`` (which file a path names, and refusing everything outside the
-root), ``_mimetypes`` (Content-Type), ``_conditional`` (ETag, Last-Modified,
-RFC 9110 §13 preconditions), ``_ranges`` (206, multipart, 416), ``_listing``
-(directory pages) and ``_sender`` (streaming a file at the client's pace).
+root), ``_filecache`` (remembering that, and small files' bytes, checked on
+every request), ``_mimetypes`` (Content-Type), ``_conditional`` (ETag,
+Last-Modified, RFC 9110 §13 preconditions), ``_ranges`` (206, multipart, 416),
+``_listing`` (directory pages), ``_delivery`` (one form of a file: validators,
+ranges, body) and ``_sender`` (streaming a file at the client's pace).
 
 A request goes: path checks (400) → lookup (decline if nothing is there, 403
 if it is outside the root or unreadable) → method (405) → directory redirect
 or index → precompressed variant → preconditions (412/304) → Range → body.
-Small bodies leave in one write; larger ones through a pull producer.
+A path that led to a file before skips the checks and the lookup while its
+cache entry holds. Small bodies leave in one write; larger ones through a pull
+producer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import stat
+from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from zope.interface import implementer
 
-from ._conditional import Outcome, evaluate, http_date, if_range_holds, make_etag
-from ._headers import parse_list
+from ._conditional import Outcome, evaluate
+from ._delivery import NOSNIFF, deliver, error
+from ._filecache import (
+    DEFAULT_BYTES,
+    DEFAULT_ENTRIES,
+    Entry,
+    FileCache,
+    Identity,
+    Representation,
+    identity,
+    unchanged,
+)
+from ._headers import Headers, parse_list
 from ._interfaces import IRequestHandler
 from ._listing import listing_page
 from ._mimetypes import ContentTypes
 from ._paths import BadPath, Found, Kind, is_hidden, is_within, open_regular, resolve, split_path
-from ._ranges import DEFAULT_MAX_RANGES, Multipart, select, unsatisfied_range
+from ._ranges import DEFAULT_MAX_RANGES
 from ._request import Request
 from ._response import Response
-from ._sender import CHUNK_SIZE, FileSender, Piece
+from ._sender import CHUNK_SIZE
 
 Header = tuple[bytes, bytes]
 
-_NOSNIFF: Header = (b"X-Content-Type-Options", b"nosniff")
 _ALLOW: Header = (b"Allow", b"GET, HEAD")
 _VARY: Header = (b"Vary", b"Accept-Encoding")
 _HTML = b"text/html; charset=utf-8"
+_METHODS = (b"GET", b"HEAD")
 
 # Precompressed siblings, best first: (Content-Encoding token, file suffix, ETag suffix).
 _ENCODINGS = ((b"br", ".br", b"br"), (b"gzip", ".gz", b"gz"))
+
+# The request fields a file's response depends on, besides Accept-Encoding.
+_CONDITIONS = frozenset({b"if-match", b"if-none-match", b"if-modified-since",
+                         b"if-unmodified-since", b"if-range", b"range"})
+
+# Accept-Encoding values remembered with what they chose. Browsers send a
+# handful; a client inventing more only empties the memo now and then.
+_NEGOTIATED = 64
 
 # Characters left as they are in a redirect's path: RFC 3986 pchar and "/".
 _PATH_SAFE = "/:@!$&'()*+,;=~"
@@ -60,6 +84,8 @@ class StaticFiles:
     - ``precompressed``: send ``name.br``/``name.gz`` to clients accepting them.
     - ``content_types``: ``{".ext": "type/subtype"}`` over the built-in table.
     - ``max_ranges``: most ranges one request may ask for (more: the whole file).
+    - ``cache_entries``: most paths whose lookup is remembered; 0 turns the cache off.
+    - ``cache_bytes``: most bytes of small files kept in memory; 0 keeps none.
     """
 
     def __init__(
@@ -74,6 +100,8 @@ class StaticFiles:
         precompressed: bool = True,
         content_types: Mapping[str, str] | None = None,
         max_ranges: int = DEFAULT_MAX_RANGES,
+        cache_entries: int = DEFAULT_ENTRIES,
+        cache_bytes: int = DEFAULT_BYTES,
     ) -> None:
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
@@ -94,16 +122,36 @@ class StaticFiles:
         self.dotfiles = dotfiles
         self.precompressed = precompressed
         self.max_ranges = max_ranges
+        self.cache = FileCache(cache_entries, cache_bytes)
         self._types = ContentTypes(content_types)
-        self._cache: list[Header] = (
+        self._cache_control: list[Header] = (
             [] if max_age is None else [(b"Cache-Control", b"max-age=%d" % max_age)]
         )
+        self._negotiated: dict[tuple[bytes, tuple[bytes, ...]], bytes] = {}
 
     def handle(self, request: Request, response: Response) -> bool:
+        entry = self.cache.get(request.path_info)
+        if entry is not None:
+            if request.method not in _METHODS:
+                return _refuse_method(response)
+            if self._serve(request, response, entry, fresh=False):
+                return True
+            self.cache.discard(entry)  # changed since it was checked: look again
+        found = self._lookup(request, response)
+        if isinstance(found, bool):
+            return found
+        self._serve(request, response, found, fresh=True)
+        return True
+
+    # -- lookup: what a path names ------------------------------------------
+
+    def _lookup(self, request: Request, response: Response) -> Entry | bool:
+        """The entry of the file to serve; else True once answered here, False to decline."""
+        path_info = request.path_info
         try:
-            segments = split_path(request.path_info)
-        except BadPath as error:
-            _error(response, 400, str(error))
+            segments = split_path(path_info)
+        except BadPath as bad:
+            error(response, 400, str(bad))
             return True
         if not self.dotfiles and is_hidden(segments):
             return False  # hidden names are not there at all, as far as clients know
@@ -111,34 +159,29 @@ class StaticFiles:
         if found is None:
             return False
         if found.kind is Kind.FORBIDDEN:
-            _error(response, 403)
+            error(response, 403)
             return True
-        if found.kind is Kind.FILE and request.path_info.endswith(b"/"):
-            # "/page.html/" names no file (ENOTDIR, as nginx answers). Serving it
-            # would hand "/account.html/x.css"-style URLs to caches that key on
-            # the extension (web cache deception) and break relative links.
-            return False
-        index: Found | None = None
-        type_name = segments[-1] if segments else ""
-        if found.kind is Kind.DIRECTORY:
-            index, type_name = self._find_index(segments)
-            if index is None and not self.listing:
-                return False  # nothing to show: an app mounted beside may have the path
-        if request.method not in (b"GET", b"HEAD"):
-            _error(response, 405, headers=[_ALLOW])
-            return True
-        if found.kind is Kind.DIRECTORY:
-            if not request.path_info.endswith(b"/"):
-                self._redirect_to_directory(request, response, segments)
-            elif index is not None:
-                self._serve_file(request, response, index, type_name)
-            else:
-                self._serve_listing(request, response, found, segments)
+        if found.kind is Kind.FILE:
+            if path_info.endswith(b"/"):
+                # "/page.html/" names no file (ENOTDIR, as nginx answers). Serving it
+                # would hand "/account.html/x.css"-style URLs to caches that key on
+                # the extension (web cache deception) and break relative links.
+                return False
+            if request.method not in _METHODS:
+                return _refuse_method(response)
+            return self._entry(path_info, segments, found)
+        index, name = self._find_index(segments)
+        if index is None and not self.listing:
+            return False  # nothing to show: an app mounted beside may have the path
+        if request.method not in _METHODS:
+            return _refuse_method(response)
+        if not path_info.endswith(b"/"):
+            self._redirect_to_directory(request, response, segments)
+        elif index is None:
+            self._serve_listing(request, response, found, segments)
         else:
-            self._serve_file(request, response, found, type_name)
+            return self._entry(path_info, segments, index, found, name)
         return True
-
-    # -- directories --------------------------------------------------------
 
     def _find_index(self, segments: list[str]) -> tuple[Found | None, str]:
         for name in self.index:
@@ -148,6 +191,69 @@ class StaticFiles:
             if found is not None and found.kind is Kind.FILE:
                 return found, name
         return None, ""
+
+    def _entry(self, key: bytes, segments: list[str], file: Found,
+               folder: Found | None = None, index: str = "") -> Entry:
+        """What serving ``file`` depends on, kept in the cache when ``key`` is canonical.
+
+        ``segments`` name ``file``, or ``folder`` when ``file`` is its ``index``.
+        Every stat was taken before the lookup that relied on it, so a change
+        after the lookup shows as a changed identity.
+        """
+        assert file.stat is not None
+        names = [*segments, index] if index else segments
+        candidate = os.path.join(self.root, *names)
+        watched = {os.fsencode(candidate): identity(file.stat)}
+        if folder is not None and folder.stat is not None:
+            watched[os.fsencode(os.path.dirname(candidate))] = identity(folder.stat)
+        siblings = self._siblings(file, watched)
+        known = siblings is not None
+        siblings = siblings or []
+        extra = [*self._cache_control, *([_VARY] if siblings else []), NOSNIFF]
+        content_type = self._types.for_name(names[-1])
+        variants = {
+            coding: Representation.build(info, real, sibling, coding, tag, content_type, extra)
+            for coding, real, sibling, tag, info in siblings
+        }
+        original = Representation.build(file.stat, file.real_path, os.fsencode(candidate),
+                                        b"", b"", content_type, extra)
+        entry = Entry(key, tuple(watched.items()), original, variants, tuple(variants))
+        # Only the one spelling of a path is kept ("/a/b.css", "/dir/"), so
+        # aliases such as "//a///b.css" cannot crowd out the rest.
+        spelling = "/" + "/".join(segments) + ("/" if index and segments else "")
+        if known and key == spelling.encode("utf-8"):
+            self.cache.add(entry)
+        return entry
+
+    def _siblings(
+        self, file: Found, watched: dict[bytes, Identity]
+    ) -> list[tuple[bytes, str, bytes, bytes, os.stat_result]] | None:
+        """(coding, real path, path, ETag suffix, stat) of ``file``'s precompressed siblings.
+
+        Their folder is stat'ed first, into ``watched``: a sibling added or
+        removed after that changes the folder, and so fails the entry's check.
+        None when the folder is gone meanwhile: no siblings, and nothing to keep.
+        """
+        if not self.precompressed:
+            return []
+        folder = os.path.dirname(file.real_path)
+        try:
+            watched.setdefault(os.fsencode(folder), identity(os.stat(folder)))
+        except OSError:
+            return None
+        out = []
+        for coding, suffix, tag in _ENCODINGS:
+            sibling = file.real_path + suffix
+            try:
+                real = os.path.realpath(sibling, strict=True)
+                info = os.stat(real)
+            except OSError:
+                continue
+            if (self.follow_symlinks or is_within(self.root, real)) and stat.S_ISREG(info.st_mode):
+                out.append((coding, real, os.fsencode(sibling), tag, info))
+        return out
+
+    # -- directories --------------------------------------------------------
 
     def _redirect_to_directory(
         self, request: Request, response: Response, segments: list[str]
@@ -161,7 +267,7 @@ class StaticFiles:
         location = quote(path, safe=_PATH_SAFE).encode("ascii")
         if request.query:
             location += b"?" + request.query
-        _error(response, 301, headers=[(b"Location", location)])
+        error(response, 301, headers=[(b"Location", location)])
 
     def _serve_listing(
         self, request: Request, response: Response, found: Found, segments: list[str]
@@ -174,14 +280,14 @@ class StaticFiles:
                 follow_symlinks=self.follow_symlinks,
             )
         except OSError:
-            _error(response, 403)
+            error(response, 403)
             return
         # Strong: the tag is a digest of the very bytes sent.
         etag = b'"%s"' % hashlib.sha256(page).hexdigest()[:32].encode("ascii")
-        headers = [(b"ETag", etag), *self._cache, _NOSNIFF]
+        headers = [(b"ETag", etag), *self._cache_control, NOSNIFF]
         outcome = evaluate(request.headers, request.method, etag, None)
         if outcome is Outcome.FAILED:
-            _error(response, 412)
+            error(response, 412)
         elif outcome is Outcome.NOT_MODIFIED:
             response.start(304, headers)
             response.finish()
@@ -190,124 +296,77 @@ class StaticFiles:
 
     # -- files --------------------------------------------------------------
 
-    def _variants(self, found: Found) -> list[tuple[bytes, str, bytes]]:
-        """The precompressed siblings of ``found`` that exist and may be served."""
-        if not self.precompressed:
-            return []
-        out = []
-        for coding, suffix, tag in _ENCODINGS:
-            try:
-                real = os.path.realpath(found.real_path + suffix, strict=True)
-            except OSError:
-                continue
-            if (self.follow_symlinks or is_within(self.root, real)) and os.path.isfile(real):
-                out.append((coding, real, tag))
-        return out
+    def _serve(self, request: Request, response: Response, entry: Entry, fresh: bool) -> bool:
+        """Answer from ``entry``; False, with nothing sent, when a cached one has changed.
 
-    def _serve_file(
-        self, request: Request, response: Response, found: Found, type_name: str
-    ) -> None:
-        variants = self._variants(found)
-        chosen = _negotiate(request.headers.get_joined(b"accept-encoding"),
-                            [coding for coding, _, _ in variants])
-        path, coding, tag = found.real_path, b"", b""
-        for candidate, real, suffix in variants:
-            if candidate == chosen:
-                path, coding, tag = real, candidate, suffix
+        A ``fresh`` entry was made by this request's lookup: whatever is found
+        is served, as it would be without a cache.
+        """
+        # One pass over the fields, keeping those a file's response depends on.
+        conditions: list[Header] = []
+        accepted: list[bytes] = []
+        for name, value in request.headers:
+            if name in _CONDITIONS:
+                conditions.append((name, value))
+            elif name == b"accept-encoding":
+                accepted.append(value)
+        form = entry.original
+        if accepted and entry.codings:
+            coding = self._negotiate(b", ".join(accepted), entry.codings)
+            if coding:
+                form = entry.variants[coding]
+                if not fresh and not unchanged(form.watch, form.identity):
+                    return False
+        body = form.body
+        if body is not None and not conditions:
+            # The hot path: everything but the Date was made with the entry.
+            response.start(200, form.full)
+            response.write(body if request.method == b"GET" else b"")
+            response.finish()
+            return True
+        if body is not None:
+            deliver(request, response, form, Headers(conditions), body, self.max_ranges)
+            return True
         try:
-            fd, info = open_regular(path)
-        except PermissionError:
-            _error(response, 403)
-            return
-        except OSError:
-            _error(response, 404)  # gone since the lookup
-            return
+            fd, info = open_regular(form.path)
+        except OSError as failure:
+            if not fresh:
+                return False
+            # 404: gone since the lookup.
+            error(response, 403 if isinstance(failure, PermissionError) else 404)
+            return True
         handed_on = False
         try:
-            handed_on = self._send_file(
-                request, response, fd, info, type_name, coding, tag, bool(variants)
-            )
+            same = identity(info) == form.identity
+            if not same:
+                if not fresh:
+                    return False
+                # Replaced between the lookup and the open: serve what was
+                # opened, as without a cache, and keep none of it.
+                self.cache.discard(entry)
+                form = form.restated(info)
+            source: bytes | int = fd
+            if info.st_size <= CHUNK_SIZE:
+                source = os.pread(fd, info.st_size, 0)
+                # Kept only if not torn: the file did not change while it was read.
+                if same and len(source) == info.st_size and identity(os.fstat(fd)) == form.identity:
+                    self.cache.keep_body(entry, form, source)
+            handed_on = deliver(request, response, form, Headers(conditions), source,
+                                self.max_ranges)
         finally:
             if not handed_on:
                 os.close(fd)
-
-    def _send_file(
-        self, request: Request, response: Response, fd: int, info: os.stat_result,
-        type_name: str, coding: bytes, tag: bytes, varies: bool,
-    ) -> bool:
-        """Answer from open file ``fd``; True when ``fd`` was handed to a FileSender."""
-        etag = make_etag(info.st_mtime_ns, info.st_size, tag)
-        modified = int(info.st_mtime)
-        common: list[Header] = [
-            (b"ETag", etag), (b"Last-Modified", http_date(modified)), *self._cache,
-        ]
-        if varies:
-            common.append(_VARY)
-        common.append(_NOSNIFF)
-        outcome = evaluate(request.headers, request.method, etag, modified)
-        if outcome is not Outcome.PROCEED:
-            if outcome is Outcome.FAILED:
-                _error(response, 412)
-            else:
-                # RFC 9110 §15.4.5: the validators and Vary/Cache-Control a 200
-                # would carry, and no content fields.
-                response.start(304, common)
-                response.finish()
-            return False
-
-        size = info.st_size
-        content_type = self._types.for_name(type_name)
-        range_field = request.headers.get_joined(b"range") if request.method == b"GET" else None
-        if range_field is not None and not if_range_holds(request.headers, etag, modified):
-            range_field = None  # the client's copy is stale: send it the whole thing
-        selection = select(range_field, size, self.max_ranges)
-        if selection.unsatisfiable:
-            _error(response, 416, headers=[(b"Content-Range", unsatisfied_range(size))])
-            return False
-
-        headers: list[Header] = [(b"Accept-Ranges", b"bytes"), *common]
-        if coding:
-            headers.append((b"Content-Encoding", coding))
-        pieces: list[Piece]
-        if not selection.ranges:
-            status, length, pieces = 200, size, [(0, size)]
-            headers.insert(0, (b"Content-Type", content_type))
-        elif len(selection.ranges) == 1:
-            only = selection.ranges[0]
-            status, length, pieces = 206, only.length, [(only.first, only.length)]
-            headers[:0] = [(b"Content-Type", content_type),
-                           (b"Content-Range", only.content_range(size))]
-        else:
-            multipart = Multipart(selection.ranges, content_type, size)
-            status, length = 206, multipart.content_length
-            pieces = []
-            for head, part in multipart.parts:
-                pieces += [head, (part.first, part.length)]
-            pieces.append(multipart.epilogue)
-            headers.insert(0, (b"Content-Type", multipart.content_type))
-        headers.append((b"Content-Length", b"%d" % length))
-
-        if request.method == b"HEAD" or length <= CHUNK_SIZE:
-            # Small (or no) body: read it now and send head and body in one write.
-            body = b"" if request.method == b"HEAD" else _read_now(fd, pieces)
-            response.start(status, headers)
-            response.write(body)
-            response.finish()
-            return False
-        response.start(status, headers)
-        FileSender(fd, pieces, response).start()
         return True
 
-
-def _read_now(fd: int, pieces: Iterable[Piece]) -> bytes:
-    parts = []
-    for piece in pieces:
-        if isinstance(piece, bytes):
-            parts.append(piece)
-        else:
-            offset, length = piece
-            parts.append(os.pread(fd, length, offset))
-    return b"".join(parts)
+    def _negotiate(self, accept_encoding: bytes, codings: tuple[bytes, ...]) -> bytes:
+        """``_negotiate``, remembered per Accept-Encoding value and set of codings."""
+        key = (accept_encoding, codings)
+        chosen = self._negotiated.get(key)
+        if chosen is None:
+            if len(self._negotiated) >= _NEGOTIATED:
+                self._negotiated.clear()
+            chosen = self._negotiated[key] = _negotiate(accept_encoding, list(codings))
+        return chosen
 
 
 def _negotiate(accept_encoding: bytes | None, available: list[bytes]) -> bytes:
@@ -347,7 +406,7 @@ def _negotiate(accept_encoding: bytes | None, available: list[bytes]) -> bytes:
     return best
 
 
-def _error(response: Response, status: int, detail: str | None = None,
-           headers: Iterable[Header] = ()) -> None:
-    """A small, fixed page; every static response carries nosniff."""
-    response.send_error(status, detail, [*headers, _NOSNIFF])
+def _refuse_method(response: Response) -> bool:
+    """405 for anything but GET and HEAD on a file or folder; True: answered."""
+    error(response, 405, headers=[_ALLOW])
+    return True

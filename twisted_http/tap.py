@@ -264,6 +264,7 @@ def _split_mount(spec: str) -> tuple[str, str]:
 _STATIC_OPTIONS: dict[str, type] = {
     "index": list, "listing": bool, "max_age": int, "follow_symlinks": bool,
     "dotfiles": bool, "precompressed": bool, "types": dict, "max_ranges": int,
+    "cache_entries": int, "cache_bytes": int,
 }
 _STATIC_KEYS = {f"static_{name}" for name in _STATIC_OPTIONS}
 

@@ -1,8 +1,10 @@
-"""Helpers for the static-file tests: a site built in tmp_path, and two clients.
+"""Helpers for the static-file tests: a site built in tmp_path, and three clients.
 
-Every behaviour test runs twice, through the same ``request`` call: once on
+Every behaviour test runs three times, through the same ``request`` call: on
 ``FakeConnection`` (StringTransport, the producer pumped by hand as a client
-reading would) and once with treq over a real 127.0.0.1 socket.
+reading would); with treq over a real 127.0.0.1 socket; and "warm", on
+``FakeConnection`` with the file cache taking files at once and every request
+sent twice, so the second answer comes from the cache and must equal the first.
 """
 
 from __future__ import annotations
@@ -125,6 +127,40 @@ class FakeClient:
         return _reply(response)
 
 
+class WarmClient(FakeClient):
+    """A FakeClient whose every request is answered twice, the second time from the cache.
+
+    The handlers' caches keep files however recently they changed (the tests
+    change them with distinct mtimes), and each answer must equal, Date aside,
+    the one made without the cache.
+    """
+
+    def __init__(self, router: Router) -> None:
+        super().__init__(router)
+        for _, handlers in router.mounts:
+            for handler in handlers:
+                if isinstance(handler, StaticFiles):
+                    handler.cache.settle_ns = handler.cache.fine_settle_ns = 0
+
+    async def request(self, method: bytes, target: bytes, headers: Headers = ()) -> Reply:
+        headers = list(headers)
+        first = await super().request(method, target, headers)
+        second = await super().request(method, target, headers)
+        assert _without_date(second) == _without_date(first), target
+        return second
+
+
+def _without_date(reply: Reply) -> Reply:
+    """``reply`` without what differs from one answer to the next: Date, multipart boundaries."""
+    body, headers = reply.body, {k: v for k, v in reply.headers.items() if k != b"date"}
+    content_type = reply.header(b"content-type") or b""
+    if content_type.startswith(b"multipart/byteranges; boundary="):
+        boundary = content_type.partition(b"=")[2]
+        body = body.replace(boundary, b"BOUNDARY")
+        headers[b"content-type"] = [b"multipart/byteranges; boundary=BOUNDARY"]
+    return attrs.evolve(reply, headers=headers, body=body)
+
+
 def _reply(response: RecordedResponse) -> Reply:
     names: dict[bytes, list[bytes]] = {}
     for name, value in response.headers:
@@ -235,7 +271,7 @@ async def raw_exchange(port: int, data: bytes) -> bytes:
     return protocol.data
 
 
-Client = FakeClient | SocketClient
+Client = FakeClient | WarmClient | SocketClient
 Connect = Callable[..., Client]
 
 
@@ -249,7 +285,7 @@ def root_fixture(tmp_path: Path) -> Path:
     return build_site(tmp_path)
 
 
-@pytest_twisted.async_yield_fixture(name="connect", params=["fake", "socket"])
+@pytest_twisted.async_yield_fixture(name="connect", params=["fake", "socket", "warm"])
 async def connect_fixture(request: Any, root: Path) -> AsyncIterator[Connect]:
     """Makes a client for a StaticFiles(root, **options) mounted at /, or for a Router."""
     made: list[Client] = []
@@ -257,7 +293,8 @@ async def connect_fixture(request: Any, root: Path) -> AsyncIterator[Connect]:
     def make(router: Router | None = None, **options: Any) -> Client:
         if router is None:
             router = Router([("/", StaticFiles(root, **options))])
-        client: Client = FakeClient(router) if request.param == "fake" else SocketClient(router)
+        client: Client = {"fake": FakeClient, "warm": WarmClient, "socket": SocketClient}[
+            request.param](router)
         made.append(client)
         return client
 
