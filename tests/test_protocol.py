@@ -154,14 +154,21 @@ def test_pipelined_requests_answered_in_order_when_produced_later() -> None:
     assert conn.reading
 
 
-def test_reading_pauses_while_a_response_is_pending() -> None:
-    """Once a request is read, the transport is paused until its response finishes."""
+def test_reading_pauses_once_bytes_arrive_while_a_response_is_pending() -> None:
+    """While a response is pending nothing is parsed; the first byte that arrives
+    meanwhile pauses the transport, so at most one read waits, and the finished
+    response resumes both. A client that just waits costs no pause at all."""
     held = Held()
     conn = FakeConnection(held)
     conn.send(GET)
-    assert not conn.reading
+    assert not conn.reading and not conn.socket_paused  # nothing waits: no pause needed
+    conn.send(b"GET /2 HTTP/1.1\r\n")
+    assert conn.socket_paused
+    assert len(held.pending) == 1
     held.pending[0][1].send(200)
-    assert conn.reading
+    assert conn.reading and not conn.socket_paused
+    conn.send(b"Host: a\r\n\r\n")
+    assert [r.path_info for r, _ in held.pending] == [b"/", b"/2"]
 
 
 def test_response_finished_later_starts_the_next_request() -> None:

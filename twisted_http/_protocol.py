@@ -21,14 +21,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-from twisted.internet.interfaces import ITCPTransport
+from twisted.internet.interfaces import IHalfCloseableProtocol, ITCPTransport
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from ._deadline import Deadline
-from ._errors import ProtocolError, RequestTimeout
+from ._errors import BadRequest, ProtocolError, RequestTimeout
 from ._flow import Producer, WriteFlow
 from ._parser import RequestHead, RequestParser, State
 from ._request import ConnectionInfo, Request, RequestBody
@@ -41,6 +42,7 @@ _RAW_STATES = frozenset({State.BODY, State.CHUNK_DATA})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
+@implementer(IHalfCloseableProtocol)
 class HTTPChannel(LineReceiver):
     """One HTTP/1.1 connection on the server side."""
 
@@ -61,6 +63,8 @@ class HTTPChannel(LineReceiver):
         self._awaiting_request = True  # no byte of the next request seen yet
         self._continue_sent = False
         self._closed = False
+        self._holding = False  # the transport is paused: bytes came while parsing was held
+        self._read_eof = False  # the client has half-closed: no byte will come after these
         self._connection: ConnectionInfo | None = None
 
     # -- Twisted's side -----------------------------------------------------
@@ -86,8 +90,10 @@ class HTTPChannel(LineReceiver):
         parser takes all its lines in one call (``head_received``), with the
         same checks, instead of one ``lineReceived`` round trip per line.
         """
-        if data and self._awaiting_request and self.paused:
-            self._request_started()  # held back, but the client has begun a request
+        if data and self.paused:
+            self._hold()
+            if self._awaiting_request:
+                self._request_started()  # held back, but the client has begun a request
         self._buffer += data
         if self._busyReceiving:
             return
@@ -121,6 +127,52 @@ class HTTPChannel(LineReceiver):
                 self.lineReceived(line)
         finally:
             self._busyReceiving = False
+        if self._read_eof:
+            self._end_if_starved()
+
+    # Parsing pauses while a response is pending or the client is behind; the
+    # transport is paused only once bytes wait unparsed. A client that waits
+    # for its response (all but pipelining ones) thus costs no pause and resume
+    # of the socket per request, and what is buffered while parsing is held is
+    # still at most one read.
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+        if self._buffer:
+            self._hold()  # pipelined bytes already wait: read no more until they are taken
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        if self._holding:
+            self._holding = False
+            if not self._read_eof:  # a transport resumed after EOF reads the EOF again
+                assert self.transport is not None
+                self.transport.resumeProducing()  # type: ignore[attr-defined]
+        self.dataReceived(b"")
+
+    def _hold(self) -> None:
+        if not self._holding:
+            self._holding = True
+            assert self.transport is not None
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def readConnectionLost(self) -> None:
+        """The client half-closed: answer what it sent, then close (RFC 9112 §9.6)."""
+        self._read_eof = True
+        self._end_if_starved()
+
+    def writeConnectionLost(self) -> None:
+        pass  # the channel never half-closes its side
+
+    def _end_if_starved(self) -> None:
+        """After a half-close: end once the channel waits for bytes that cannot come."""
+        if self._closed or self.paused or self._busyReceiving:
+            return  # held for a response or the client's reading: decided when parsing resumes
+        request = self._request
+        if request is None:
+            self._close()  # at most part of a head is left: nothing more can be asked
+        elif self._parser.state is not State.DONE and request.body.flowing:
+            self._refuse(BadRequest("Request body cut short by the client"))
 
     def lineReceived(self, line: bytes) -> None:
         if self._closed:

@@ -137,8 +137,17 @@ class FakeConnection:
 
     @property
     def reading(self) -> bool:
-        """True while the server wants bytes from the client (not paused)."""
-        return self.transport.producerState != "paused"
+        """True while the server takes the client's bytes (its parsing is not paused).
+
+        While parsing is paused the server also stops reading the socket, but
+        only once bytes arrive and wait: see ``socket_paused``.
+        """
+        return not self.channel.paused
+
+    @property
+    def socket_paused(self) -> bool:
+        """True while the transport is paused: the server reads nothing from the client."""
+        return self.transport.producerState == "paused"
 
     def responses(self, methods: Sequence[bytes] = ()) -> list[RecordedResponse]:
         """Everything written so far, parsed; ``methods`` marks responses to HEAD."""
@@ -166,6 +175,10 @@ class FakeConnection:
         """As the transport does when its send buffer drains."""
         assert self.transport.producer is not None, "the connection has closed"
         self.transport.producer.resumeProducing()
+
+    def half_close(self) -> None:
+        """The client shuts down its sending side (``shutdown(SHUT_WR)``) and keeps reading."""
+        self.channel.readConnectionLost()
 
     def lose(self) -> None:
         """The client goes away."""

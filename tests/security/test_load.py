@@ -145,6 +145,8 @@ async def test_connections_over_the_limit_are_turned_away_and_the_rest_served(
         assert [parse_responses(c.data)[0].status for c in held] == [200, 200, 200]
         held[0].transport.loseConnection()  # type: ignore[union-attr]
         await held[0].closed
+        # The server counts a connection until its side is closed too.
+        await wait_until(lambda: server.factory.open_connections == 2, 5)
         again = await connect(server.number)
         again.send(b"GET /f.txt HTTP/1.1\r\nHost: a\r\n\r\n")
         await wait_until(lambda: again.data.endswith(b"ok"), 5)
