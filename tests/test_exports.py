@@ -11,6 +11,7 @@ EXPECTED = {
     "HTTPChannel",
     "HTTPFactory",
     "HeaderFieldsTooLarge",
+    "HeaderBlock",
     "Headers",
     "IBodyReceiver",
     "IRequestHandler",

@@ -14,6 +14,7 @@ from ._errors import (
     VersionNotSupported,
 )
 from ._factory import HTTPFactory
+from ._fields import HeaderBlock
 from ._headers import Headers
 from ._interfaces import IBodyReceiver, IRequestHandler
 from ._protocol import HTTPChannel
@@ -30,6 +31,7 @@ __all__ = [
     "ExpectationFailed",
     "HTTPChannel",
     "HTTPFactory",
+    "HeaderBlock",
     "HeaderFieldsTooLarge",
     "Headers",
     "IBodyReceiver",

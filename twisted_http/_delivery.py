@@ -55,6 +55,7 @@ def deliver(request: Request, response: Response, form: Representation, conditio
         return False
 
     pieces: list[Piece]
+    headers: Iterable[Header]
     if not selection.ranges:
         status, length, pieces, headers = 200, size, [(0, size)], form.full
     elif len(selection.ranges) == 1:

@@ -88,6 +88,7 @@ import time
 import attrs
 
 from ._conditional import http_date, make_etag
+from ._fields import HeaderBlock
 
 Header = tuple[bytes, bytes]
 
@@ -134,9 +135,9 @@ class Representation:
     extra: list[Header]  # fields after the validators: Cache-Control, Vary, nosniff
     etag: bytes
     modified: int  # Last-Modified, whole seconds since the epoch
-    common: list[Header]  # validators, then the caller's extra fields: what a 304 carries
+    common: HeaderBlock  # validators, then the caller's extra fields: what a 304 carries
     tail: list[Header]  # Accept-Ranges, common, Content-Encoding: after Content-Type
-    full: list[Header]  # the whole head of a plain 200
+    full: HeaderBlock  # the whole head of a plain 200, checked once
     body: bytes | None = None  # the file's bytes, once read and kept
 
     @property
@@ -149,12 +150,12 @@ class Representation:
         """The pieces for a file with stat ``info``; ``tag`` tells its ETag from its siblings'."""
         etag = make_etag(info.st_mtime_ns, info.st_size, tag)
         modified = int(info.st_mtime)
-        common = [(b"ETag", etag), (b"Last-Modified", http_date(modified)), *extra]
+        common = HeaderBlock([(b"ETag", etag), (b"Last-Modified", http_date(modified)), *extra])
         tail = [(b"Accept-Ranges", b"bytes"), *common]
         if coding:
             tail.append((b"Content-Encoding", coding))
-        full = [(b"Content-Type", content_type), *tail,
-                (b"Content-Length", b"%d" % info.st_size)]
+        full = HeaderBlock([(b"Content-Type", content_type), *tail,
+                            (b"Content-Length", b"%d" % info.st_size)])
         return cls(path, watch, identity(info), coding, tag, content_type, extra, etag, modified,
                    common, tail, full)
 

@@ -17,9 +17,9 @@ from typing import Protocol
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from ._fields import fields_of
 from ._flow import Producer
 from ._framing import HTTP_10, BodyMode, response_body_mode
-from ._headers import is_field_value, is_token
 from ._serializer import LAST_CHUNK, STATUS_LINES, chunk, status_line
 
 
@@ -34,33 +34,6 @@ class _Owner(Protocol):
     def connection_reusable(self) -> bool: ...
     def response_finished(self, response: Response) -> None: ...
     def response_aborted(self, response: Response) -> None: ...
-
-
-# Hop-by-hop fields belong to the connection, which the server manages
-# (RFC 9110 §7.6.1); a handler setting them would desynchronise framing.
-_HOP_BY_HOP = frozenset(
-    {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
-     b"proxy-connection"}
-)
-
-
-# Names start() looks at twice: framing, defaults it adds, and hop-by-hop fields.
-_MANAGED = _HOP_BY_HOP | {b"content-length", b"date", b"server"}
-
-# Response field names already checked, with their lower-case form: handlers
-# send the same few names on every response. Bounded, like the parser's.
-_CHECKED_NAMES: dict[bytes, bytes] = {}
-_MAX_CHECKED_NAMES = 512
-
-
-def _checked_name(name: bytes) -> bytes | None:
-    """``name`` lower-cased if it is a token, else None."""
-    key = _CHECKED_NAMES.get(name)
-    if key is None and is_token(name):
-        key = name.lower()
-        if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES:
-            _CHECKED_NAMES[name] = key
-    return key
 
 
 class _State(enum.Enum):
@@ -112,44 +85,18 @@ class Response:
             raise RuntimeError("the response has already started")
         if not 200 <= status <= 999:
             raise ValueError(f"status must be a final status, 200 to 999, not {status!r}")
-        lines = [status_line(status, reason), b""]  # [1]: the Date and Server lines
-        length = None
-        close = False
-        add_date = add_server = True
-        for name, value in headers:
-            key = _checked_name(name)
-            if key is None or not is_field_value(value):
-                raise ValueError(f"invalid response header {name!r}")
-            if key in _MANAGED:
-                if key == b"content-length":
-                    if not value.isdigit():
-                        raise ValueError(f"invalid Content-Length {value!r}")
-                    if known is not None:
-                        if int(value) != known:
-                            raise ValueError(f"Content-Length {value!r} for {known} bytes")
-                        continue  # send() writes the one Content-Length itself
-                    if status == 204:
-                        continue  # RFC 9110 §8.6: never on a 204
-                    length = int(value)
-                elif key == b"date":
-                    add_date = False
-                elif key == b"server":
-                    add_server = False
-                elif key == b"connection" and value.lower() == b"close":
-                    close = True
-                    continue
-                else:
-                    raise ValueError(f"{name!r} is a hop-by-hop header the server manages")
-            lines.append(b"%s: %s\r\n" % (name, value))
+        fields = fields_of(headers, known, status == 204)
+        lines = [status_line(status, reason), b"", fields.lines]  # [1]: Date and Server
+        length = fields.length
         if known is not None and status != 204:
             length = known
             lines.append(b"Content-Length: %d\r\n" % known)
         mode = response_body_mode(self._method, status, self._version, length)
         keep = (
-            self.keep_alive and not close and mode is not BodyMode.CLOSE
+            self.keep_alive and not fields.close and mode is not BodyMode.CLOSE
             and self._owner.connection_reusable()
         )
-        lines[1] = self._owner.head_defaults(add_date, add_server)
+        lines[1] = self._owner.head_defaults(not fields.own_date, not fields.own_server)
         if mode is BodyMode.CHUNKED:
             lines.append(b"Transfer-Encoding: chunked\r\n")
         if not keep:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._fields import HOP_BY_HOP
 from ._headers import is_field_value, is_token
 from ._request import Request
-from ._response import _HOP_BY_HOP
 
 # Carried in CONTENT_TYPE and CONTENT_LENGTH instead (PEP 3333, CGI).
 _NOT_HTTP = frozenset({b"content-type", b"content-length"})
@@ -110,7 +110,7 @@ def response_head(
         if not is_token(name) or not is_field_value(value):
             raise ValueError(f"invalid response header {pair!r}")
         key = name.lower()
-        if key in _HOP_BY_HOP and not (key == b"connection" and value.lower() == b"close"):
+        if key in HOP_BY_HOP and not (key == b"connection" and value.lower() == b"close"):
             # PEP 3333: hop-by-hop fields are the server's; "Connection: close"
             # alone is honoured, by closing after this response.
             raise ValueError(f"{pair[0]!r} is a hop-by-hop header the server manages")
