@@ -33,6 +33,10 @@ class WriteFlow:
 
     def __init__(self, clock: IReactorTime, on_change: Callable[[], None]) -> None:
         self.blocked = False  # the transport's buffer is over its high-water mark
+        # Known empty: nothing written yet, or the transport resumed the flow,
+        # which it does only once every buffered byte has gone to the socket.
+        # The channel clears it on every write.
+        self.drained = True
         self._clock = clock
         self._on_change = on_change
         self._producer: Producer | None = None
@@ -58,6 +62,7 @@ class WriteFlow:
 
     def resumeProducing(self) -> None:
         self.blocked = False
+        self.drained = True
         if self._producer is not None:
             if self._streaming:
                 self._producer.resumeProducing()

@@ -18,10 +18,12 @@ body is being read, ``body_timeout`` bounds the wait for each next piece.
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-from twisted.internet.interfaces import IHalfCloseableProtocol, ITCPTransport
+from twisted.internet.interfaces import IHalfCloseableProtocol, ISSLTransport, ITCPTransport
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from ._factory import HTTPFactory
 
 _RAW_STATES = frozenset({State.BODY, State.CHUNK_DATA})
+_SENDFILE = hasattr(os, "sendfile")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -64,6 +67,7 @@ class HTTPChannel(LineReceiver):
         self._continue_sent = False
         self._closed = False
         self._holding = False  # the transport is paused: bytes came while parsing was held
+        self._socket_fd: int | None = None  # for os.sendfile; see direct_socket
         self._read_eof = False  # the client has half-closed: no byte will come after these
         self._connection: ConnectionInfo | None = None
 
@@ -74,6 +78,10 @@ class HTTPChannel(LineReceiver):
         assert transport is not None
         if ITCPTransport.providedBy(transport):
             transport.setTcpNoDelay(True)  # responses are whole; don't let Nagle hold them
+            if _SENDFILE and not ISSLTransport.providedBy(transport):
+                handle = getattr(transport, "getHandle", lambda: None)()
+                if isinstance(handle, socket.socket):  # not so on in-memory fakes
+                    self._socket_fd = handle.fileno()
         self._connection = ConnectionInfo.from_transport(transport)
         self._site.open_connections += 1
         # For the connection's whole life: how the channel learns that the
@@ -234,11 +242,24 @@ class HTTPChannel(LineReceiver):
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None
+        self._flow.drained = False
         self.transport.write(data)
 
     def write_sequence(self, data: list[bytes]) -> None:
         assert self.transport is not None
+        self._flow.drained = False
         self.transport.writeSequence(data)
+
+    def direct_socket(self) -> int | None:
+        """The socket's descriptor when bytes may go to it directly now, else None.
+
+        Only on a plain TCP connection (never TLS) and only while the
+        transport's buffer is known to be empty, so bytes sent directly can
+        never overtake bytes the transport still holds.
+        """
+        if self._socket_fd is None or not self._flow.drained or self._closed:
+            return None
+        return self._socket_fd
 
     def register_producer(self, producer: Producer, streaming: bool) -> None:
         self._flow.attach(producer, streaming)
@@ -384,7 +405,7 @@ class HTTPChannel(LineReceiver):
         ):
             self._continue_sent = True
             assert self.transport is not None
-            self.transport.write(_CONTINUE)
+            self.write(_CONTINUE)
 
     def _can_discard(self) -> bool:
         """Whether the rest of the body can be read and thrown away to keep the connection."""

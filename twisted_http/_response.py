@@ -10,6 +10,7 @@ and 304 nothing of the body reaches the wire, whatever the handler writes.
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Iterable
 from html import escape
 from typing import Protocol
@@ -28,6 +29,7 @@ class _Owner(Protocol):
 
     def write(self, data: bytes) -> None: ...
     def write_sequence(self, data: list[bytes]) -> None: ...
+    def direct_socket(self) -> int | None: ...
     def register_producer(self, producer: Producer, streaming: bool) -> None: ...
     def unregister_producer(self) -> None: ...
     def head_defaults(self, date: bool, server: bool) -> bytes: ...
@@ -137,6 +139,33 @@ class Response:
         self.bytes_sent += len(data)
         if data or self._pending_head is not None:
             self._send(data)
+
+    def sendfile(self, fd: int, offset: int, count: int) -> int | None:
+        """Send up to ``count`` bytes of file ``fd`` from ``offset`` straight from the kernel.
+
+        Returns the bytes sent (0 when the socket is full), or None when they
+        cannot go that way now (a TLS or in-memory transport, bytes still
+        buffered, a chunked or bodiless response): then use ``write``.
+        """
+        if self._state is not _State.STARTED or self._mode is not BodyMode.LENGTH:
+            return None
+        if self._pending_head is not None:
+            return None  # the head goes first, through the transport
+        socket_fd = self._owner.direct_socket()
+        if socket_fd is None:
+            return None
+        count = min(count, self._remaining)
+        try:
+            sent = os.sendfile(socket_fd, fd, offset, count) if count else 0
+        except BlockingIOError:
+            return 0
+        except OSError:
+            return None  # the transport's own next write meets the error and ends things
+        if not sent and count:
+            return None  # the file ended early: the write path finds out and ends the response
+        self._remaining -= sent
+        self.bytes_sent += sent
+        return sent
 
     def finish(self) -> None:
         """End the response. Ignored once the connection has gone."""
