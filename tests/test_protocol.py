@@ -270,8 +270,9 @@ def test_head_is_held_until_the_first_body_bytes() -> None:
     """A small response leaves in one write: the head waits for the body."""
     conn = FakeConnection(Fixed(body=b"abc"))
     writes: list[bytes] = []
-    original = conn.transport.writeSequence
-    conn.transport.writeSequence = lambda seq: (writes.append(b"".join(seq)), original(seq))  # type: ignore[method-assign]
+    write, write_sequence = conn.transport.write, conn.transport.writeSequence
+    conn.transport.write = lambda data: (writes.append(data), write(data))  # type: ignore[method-assign]
+    conn.transport.writeSequence = lambda seq: (writes.append(b"".join(seq)), write_sequence(seq))  # type: ignore[method-assign]
     conn.send(GET)
     assert len(writes) == 1 and writes[0].endswith(b"\r\n\r\nabc")
 

@@ -67,7 +67,7 @@ class HTTPChannel(LineReceiver):
         self._continue_sent = False
         self._closed = False
         self._holding = False  # the transport is paused: bytes came while parsing was held
-        self._socket_fd: int | None = None  # for os.sendfile; see direct_socket
+        self._socket: socket.socket | None = None  # for sending directly; see _send
         self._read_eof = False  # the client has half-closed: no byte will come after these
         self._connection: ConnectionInfo | None = None
 
@@ -81,7 +81,7 @@ class HTTPChannel(LineReceiver):
             if _SENDFILE and not ISSLTransport.providedBy(transport):
                 handle = getattr(transport, "getHandle", lambda: None)()
                 if isinstance(handle, socket.socket):  # not so on in-memory fakes
-                    self._socket_fd = handle.fileno()
+                    self._socket = handle
         self._connection = ConnectionInfo.from_transport(transport)
         self._site.open_connections += 1
         # For the connection's whole life: how the channel learns that the
@@ -241,14 +241,34 @@ class HTTPChannel(LineReceiver):
     # -- what responses ask of the channel ----------------------------------
 
     def write(self, data: bytes) -> None:
-        assert self.transport is not None
-        self._flow.drained = False
-        self.transport.write(data)
+        self._send(data)
 
     def write_sequence(self, data: list[bytes]) -> None:
-        assert self.transport is not None
+        self._send(b"".join(data))
+
+    def _send(self, data: bytes) -> None:
+        """Bytes for the client: straight into the socket when nothing is buffered.
+
+        A Twisted transport only buffers a write and sends it on a later
+        reactor turn, arming and disarming the poller for it. While its buffer
+        is known to be empty (see ``WriteFlow.drained``) the channel sends on
+        the socket itself, which takes a whole response in the common case;
+        whatever it does not take, or any error, goes to the transport as
+        before, and from then on everything does until the buffer is known
+        empty again. Order is kept: a direct send never passes buffered bytes.
+        """
+        sock = self._socket
+        if sock is not None and self._flow.drained and not self._closed:
+            try:
+                sent = sock.send(data)
+            except OSError:
+                sent = 0  # full, or broken: the transport finds out which, and acts
+            if sent == len(data):
+                return
+            data = data[sent:]
         self._flow.drained = False
-        self.transport.writeSequence(data)
+        assert self.transport is not None
+        self.transport.write(data)
 
     def direct_socket(self) -> int | None:
         """The socket's descriptor when bytes may go to it directly now, else None.
@@ -257,9 +277,9 @@ class HTTPChannel(LineReceiver):
         transport's buffer is known to be empty, so bytes sent directly can
         never overtake bytes the transport still holds.
         """
-        if self._socket_fd is None or not self._flow.drained or self._closed:
+        if self._socket is None or not self._flow.drained or self._closed:
             return None
-        return self._socket_fd
+        return self._socket.fileno()
 
     def register_producer(self, producer: Producer, streaming: bool) -> None:
         self._flow.attach(producer, streaming)
