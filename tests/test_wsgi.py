@@ -582,19 +582,28 @@ def test_producer_is_registered_while_the_app_runs() -> None:
 
 
 def test_paused_inline_app_fails_instead_of_deadlocking() -> None:
-    """On the inline fakes an app that would wait for the client fails loudly, not hangs."""
+    """On the inline fakes an app that would wait for the client fails loudly, not hangs.
+
+    It may run ahead of a client that is not reading by output_window bytes;
+    the chunk that goes past the window is where it would wait.
+    """
     conn: FakeConnection
+    taken: list[int] = []
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         start_response("200 OK", TEXT)
         conn.block_writes()
-        yield b"x"
-        yield b"y"
+        for index in range(4):
+            taken.append(index)
+            yield b"xy"
 
     with recorded_log() as events:
-        conn = serve(app, validate=False)
+        conn = serve(app, validate=False, output_window=4)
         conn.request(b"GET", b"/")
-    assert conn.closed
+    assert taken == [0, 1, 2]  # 6 bytes queued, over the window of 4
+    # Nothing was written while the client was not reading, so the failure is a 500.
+    assert [response.status for response in conn.responses()] == [500]
+    assert b"xy" not in conn.written
     assert "WouldDeadlock" in str(failures(events)[0]["log_failure"].type)
 
 

@@ -246,7 +246,7 @@ def waiting_for_client(thread: int | None) -> bool:
     while frame is not None:
         names.append(frame.f_code.co_name)
         frame = frame.f_back
-    return bool(names) and names[0] == "wait" and "_wait_writable" in names
+    return bool(names) and names[0] == "wait_writable"
 
 
 async def until(condition: Any, what: str) -> None:

@@ -157,7 +157,7 @@ def test_app_waiting_for_body_on_inline_fakes_fails_loudly() -> None:
     """Reading a body the client has not sent, on synchronous fakes, fails instead of hanging."""
     pool = QueuedThreadPool()
     with recorded_log() as events:
-        conn = serve(reader(lambda f: [f.read(10)]), pool)
+        conn = serve(reader(lambda f: [f.read(10)]), pool, input_buffer=4)
         conn.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf")
         pool.run()
     assert conn.responses()[0].status == 500
@@ -181,10 +181,53 @@ def test_client_leaving_mid_body_raises_in_the_app() -> None:
         return []
 
     with recorded_log():
-        conn = serve(reader(how), pool)
+        conn = serve(reader(how), pool, input_buffer=4)
         conn.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf")
         pool.run()
     assert len(raised) == 1
+
+
+def test_small_body_is_all_in_before_the_app_starts() -> None:
+    """A body that fits input_buffer, from a client not waiting for 100 Continue, is read
+    first: the app is queued for a thread only once it has all arrived."""
+    pool = QueuedThreadPool()
+    conn = serve(reader(lambda f: [f.read(100)]), pool, input_buffer=10)
+    conn.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf")
+    assert pool.pending == 0 and conn.reading  # the rest is awaited, not the app
+    conn.send(b"-more")
+    assert pool.pending == 0
+    conn.send(b"!")
+    assert pool.pending == 1
+    pool.run()
+    assert conn.responses()[0].body == repr([b"half-more!"]).encode()
+
+
+def test_small_body_cut_short_never_reaches_the_app() -> None:
+    """The client leaves before its small body is in: the app never runs for it."""
+    pool = QueuedThreadPool()
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        calls.append("called")
+        start_response("200 OK", TEXT)
+        return [environ["wsgi.input"].read()]
+
+    conn = serve(app, pool, validate=False)
+    conn.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf")
+    conn.lose()
+    pool.run()
+    assert calls == []
+
+
+def test_a_body_larger_than_the_buffer_streams_to_a_running_app() -> None:
+    """Past input_buffer the app starts with the headers and reads the body as it comes."""
+    pool = QueuedThreadPool()
+    conn = serve(reader(lambda f: [f.read(4)]), pool, input_buffer=4)
+    conn.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+    assert pool.pending == 1 and not conn.reading
+    conn.send(b"0123456789")
+    pool.run()
+    assert conn.responses()[0].body == repr([b"0123"]).encode()
 
 
 def test_unread_body_is_discarded_and_the_connection_reused() -> None:

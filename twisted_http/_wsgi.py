@@ -1,24 +1,24 @@
 """The WSGI container: PEP 3333 apps on a thread pool, streaming both ways.
 
 Theory of operation. ``WSGIHandler.handle`` runs on the reactor: it builds the
-environ and hands an ``_Exchange`` to the thread pool. On the app's thread the
-exchange calls the app and walks its iterable; every call into the core (start,
-write, finish, fail) hops to the reactor with ``callFromThread``, in order.
-
-Backpressure: the exchange is the response's streaming producer. When the
-transport's buffer fills, ``pauseProducing`` marks it paused and the app's
-thread waits (in ``_wait_writable``) before taking the next chunk from the app;
-``resumeProducing`` lets it go on. Bytes handed to the reactor but not yet
-written are bounded by ``output_window`` too, so an app cannot outrun the
-reactor. The reactor thread only takes the lock for a few assignments.
+environ and queues an ``_Exchange`` for an app thread (``_wsgi_threads``). On
+the app's thread the exchange calls the app and walks its iterable, putting
+the head, the chunks and the end into the response's outbox
+(``_wsgi_output``), which the reactor writes out in batches as the client
+reads. Every hop back to the reactor goes through the handler's
+``ReactorQueue``, in order, so a burst of calls costs one wakeup.
 
 When the client goes away, the app's thread stops iterating, calls ``close()``,
 and a ``write()`` raises ``ConnectionError``. A client that stops reading is
 the channel's business: its write timeout aborts the connection, which stops
-this producer and so frees the thread.
+the outbox and so frees the thread.
 
 A request waits at most ``thread_wait_timeout`` for a thread; then it gets a
-503, and when a thread does come it finds the request expired and moves on.
+503 and the app never sees it.
+
+No object of an exchange refers back to the exchange: a finished request is
+freed by reference counting alone, leaving nothing for the cyclic garbage
+collector, whose passes cost a busy server more than its whole environ.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from types import TracebackType
 from typing import Any, Protocol
 
-from twisted.internet.interfaces import IDelayedCall, IPushProducer
 from twisted.logger import Logger
 from twisted.protocols.basic import FileSender
 from twisted.python.failure import Failure
@@ -41,33 +41,20 @@ from ._request import Request
 from ._response import Response
 from ._wsgi_environ import make_environ, response_head
 from ._wsgi_io import FileWrapper, ThreadHop, WouldDeadlock, WSGIErrors, WSGIInput
+from ._wsgi_output import ClientGone, Head, Outbox, describe
+from ._wsgi_threads import Clock, Dispatcher, ReactorQueue, ThreadPool
 
 __all__ = ["FileWrapper", "WSGIHandler", "WouldDeadlock"]
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], None]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-Head = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 _log = Logger(namespace="twisted_http.wsgi")
 
 
-class Reactor(ThreadHop, Protocol):
+class Reactor(ThreadHop, Clock, Protocol):
     """The reactor methods the container uses."""
-
-    def callLater(  # noqa: N802 - Twisted's name
-        self, delay: float, f: Callable[..., object], /, *args: Any, **kwargs: Any
-    ) -> IDelayedCall: ...
-
-
-class ThreadPool(Protocol):
-    def callInThread(  # noqa: N802 - Twisted's name
-        self, f: Callable[..., object], /, *args: Any, **kwargs: Any
-    ) -> None: ...
-
-
-class _ClientGone(ConnectionError):
-    """Raised inside the app's thread to unwind once the client has left."""
 
 
 @implementer(IRequestHandler)
@@ -76,8 +63,10 @@ class WSGIHandler:
 
     ``thread_pool`` runs the app (a started ``twisted.python.threadpool.ThreadPool``);
     ``reactor`` defaults to the global one. ``input_buffer`` bounds how much of
-    a request body waits for the app, ``output_window`` how much of its output
-    waits for the reactor, and a request not started on a thread within
+    a request body waits for the app (a body that fits is read before the app
+    starts), ``output_window`` how far the app's output may run ahead of the
+    client (1 MiB: Twisted is handed a stream in large batches, fewer reactor
+    turns per byte), and a request not started on a thread within
     ``thread_wait_timeout`` seconds gets 503.
     """
 
@@ -88,7 +77,7 @@ class WSGIHandler:
         reactor: Reactor | None = None,
         *,
         input_buffer: int = 65536,
-        output_window: int = 65536,
+        output_window: int = 1 << 20,
         thread_wait_timeout: float = 30.0,
     ) -> None:
         if reactor is None:
@@ -102,44 +91,59 @@ class WSGIHandler:
         self.input_buffer = input_buffer
         self.output_window = output_window
         self.thread_wait_timeout = thread_wait_timeout
+        self.hop = ReactorQueue(reactor)
+        self.dispatcher = Dispatcher(thread_pool, reactor, thread_wait_timeout)
+        self.running: set[_Exchange] = set()  # on app threads now
+        add_trigger = getattr(reactor, "addSystemEventTrigger", None)
+        if add_trigger is not None:
+            add_trigger("before", "shutdown", self._shut_down)
 
     def handle(self, request: Request, response: Response) -> bool:
         exchange = _Exchange(self, request, response)
-        exchange.wait_for_thread(self.thread_wait_timeout)
-        self.thread_pool.callInThread(exchange.run)
+        length = request.body.length
+        if length and length <= self.input_buffer and b"expect" not in request.headers:
+            # A small body from a client that is sending it anyway: the app
+            # starts once it is all in, so its thread never waits for it.
+            exchange.input.prefetch(partial(self.dispatcher.dispatch, exchange))
+        else:
+            self.dispatcher.dispatch(exchange)
         return True
 
+    def _shut_down(self) -> None:
+        """Let every app thread go before the pool is joined.
 
-@implementer(IPushProducer)
+        An app's thread may be waiting for the reactor (to write, or for body
+        bytes), and the reactor is about to wait for the thread: its request
+        is let go, as the client would be a moment later.
+        """
+        for exchange in [*self.dispatcher.stop(), *self.running]:
+            exchange.abort()
+
+
 class _Exchange:
     """One request's trip through the app. Methods say which thread they run on."""
 
     def __init__(self, handler: WSGIHandler, request: Request, response: Response) -> None:
         self._app = handler.app
-        self._reactor = handler.reactor
+        self._running = handler.running
+        self._hop = handler.hop
         self._window = handler.output_window
         self._request = request
         self._response = response
         self._reactor_thread = threading.get_ident()
         self._is_head = request.method == b"HEAD"
-        # Shared between the threads, under _cond.
-        self._cond = threading.Condition()
-        self._paused = False
-        self._gone = False
-        self._started = False  # an app thread has taken the request
-        self._expired = False  # ... or it waited too long and got a 503
-        self._in_flight = 0
         # The app thread's own.
         self._head: Head | None = None
-        self._head_sent = False
-        self._timer: IDelayedCall | None = None
-        self._input = WSGIInput(request.body, self._reactor, handler.input_buffer,
-                                self._on_reactor_thread)
-        self._environ = make_environ(request, self._input, WSGIErrors(self._log_error), FileWrapper)
-        response.register_producer(self, True)
-        response.notify_finish().addCallbacks(
-            lambda _: self._cancel_timer(), lambda _: self._lost()
-        )
+        self._head_sent = False  # handed to the outbox
+        on_wait = handler.dispatcher.blocking
+        self._out = Outbox(request, response, self._hop, handler.output_window,
+                           self._reactor_thread, on_wait)
+        self.input = WSGIInput(request.body, self._hop, handler.input_buffer,
+                               self._reactor_thread, on_wait)
+        errors = WSGIErrors(partial(self._hop.callFromThread, _log_error_line, request))
+        self._environ = make_environ(request, self.input, errors, FileWrapper)
+        response.register_producer(self._out, True)
+        response.notify_finish().addErrback(self._lost)
 
     # -- the app's thread -----------------------------------------------------
 
@@ -147,24 +151,22 @@ class _Exchange:
         """Call the app and send what it returns; never raises."""
         result: Iterable[bytes] | None = None
         handed_off = False
-        with self._cond:
-            if self._expired:
-                return
-            self._started = True
+        self._running.add(self)
         try:
-            if self._gone:
+            if self._out.gone:
                 return
             result = self._app(self._environ, self._start_response)
             handed_off = self._respond(result)
-        except _ClientGone:
+        except ClientGone:
             pass
         except BaseException as error:
-            self._reactor.callFromThread(self._fail, Failure())
+            self._hop.callFromThread(self._out.fail, Failure())
             if not isinstance(error, Exception):
                 raise
         finally:
             if result is not None and not handed_off:
                 self._close(result)
+            self._running.discard(self)
 
     def _start_response(
         self,
@@ -187,8 +189,8 @@ class _Exchange:
         """The ``write()`` that ``start_response`` returns."""
         if not isinstance(data, bytes):
             raise TypeError(f"write() takes bytes, not {type(data).__name__}")
-        if self._gone:
-            raise _ClientGone("the client has disconnected")
+        if self._out.gone:
+            raise ClientGone("the client has disconnected")
         if data:
             self._write(data, None)
 
@@ -209,11 +211,18 @@ class _Exchange:
             if size is not None:
                 self._head_sent = True
                 head = self._head_with_length(size)
-                self._reactor.callFromThread(self._send_file, head, result)
+                self._hop.callFromThread(self._send_file, head, result)
                 return True
+        if length is not None and length <= self._window:
+            # A whole body already in memory: head, body and end leave in one hop.
+            head = self._head_with_length(length)
+            self._head_sent = True
+            self._out.put(head, [data for data in result if data], length, True)
+            self._out.wait_writable(end=True)
+            return False
         for data in result:
-            if self._gone:
-                raise _ClientGone()
+            if self._out.gone:
+                raise ClientGone("the client has disconnected")
             if not isinstance(data, bytes):
                 raise TypeError(f"the app yielded {type(data).__name__}, not bytes")
             if data:
@@ -226,10 +235,8 @@ class _Exchange:
         if not self._head_sent:
             head = self._head_with_length(length)
             self._head_sent = True
-        with self._cond:
-            self._in_flight += len(data)
-        self._reactor.callFromThread(self._send, head, data)
-        self._wait_writable()
+        self._out.put(head, [data], len(data), False)
+        self._out.wait_writable()
 
     def _finish(self, length: int | None) -> None:
         head = None
@@ -238,7 +245,8 @@ class _Exchange:
                 length = 0  # nothing was written, so the body is empty
             head = self._head_with_length(length)
             self._head_sent = True
-        self._reactor.callFromThread(self._end, head)
+        self._out.put(head, [], 0, True)
+        self._out.wait_writable(end=True)
 
     def _head_with_length(self, length: int | None) -> Head:
         if self._head is None:
@@ -250,19 +258,6 @@ class _Exchange:
             headers = [*headers, (b"Content-Length", b"%d" % length)]
         return status, headers, reason
 
-    def _wait_writable(self) -> None:
-        """Wait while the client is not taking what was sent (backpressure)."""
-        with self._cond:
-            while not self._gone and (self._paused or self._in_flight > self._window):
-                if self._on_reactor_thread():
-                    raise WouldDeadlock(
-                        "the app would wait for the client on the reactor thread;"
-                        " resume the transport's producer before running the app"
-                    )
-                self._cond.wait()
-            if self._gone:
-                raise _ClientGone()
-
     def _close(self, result: Iterable[bytes]) -> None:
         close = getattr(result, "close", None)
         if close is None:
@@ -270,37 +265,14 @@ class _Exchange:
         try:
             close()
         except Exception:
-            self._reactor.callFromThread(self._fail, Failure())
-
-    def _on_reactor_thread(self) -> bool:
-        return threading.get_ident() == self._reactor_thread
-
-    def _log_error(self, line: str) -> None:
-        self._reactor.callFromThread(
-            _log.error, "wsgi.errors: {line}", line=line, target=self._target()
-        )
+            # Logged only: the response may be complete, waiting for the client.
+            self._hop.callFromThread(self._log_close_failure, Failure())
 
     # -- the reactor's side ---------------------------------------------------
 
-    def _send(self, head: Head | None, data: bytes) -> None:
-        try:
-            if head is not None:
-                self._response.start(*head)
-            self._response.write(data)
-        except Exception:
-            self._fail(Failure())
-        finally:
-            with self._cond:
-                self._in_flight -= len(data)
-                self._cond.notify_all()
-
-    def _end(self, head: Head | None) -> None:
-        try:
-            if head is not None:
-                self._response.start(*head)
-            self._response.finish()
-        except Exception:
-            self._fail(Failure())
+    def _log_close_failure(self, failure: Failure) -> None:
+        _log.failure("close() of the WSGI response failed on {target}", failure=failure,
+                     target=describe(self._request))
 
     def _send_file(self, head: Head, wrapper: FileWrapper) -> None:
         response = self._response
@@ -309,7 +281,7 @@ class _Exchange:
             try:
                 wrapper.close()
             except Exception:
-                self._fail(Failure())
+                self._log_close_failure(Failure())
             if isinstance(result, Failure):
                 response.fail()
             elif not response.finished:
@@ -319,64 +291,25 @@ class _Exchange:
             response.unregister_producer()  # FileSender is the producer now
             response.start(*head)
         except Exception:
-            self._fail(Failure())
+            self._out.fail(Failure())
             done(None)
             return
         FileSender().beginFileTransfer(wrapper.filelike, _Consumer(response)).addBoth(done)
 
-    def _fail(self, failure: Failure) -> None:
-        """Log the app's failure; 500 if nothing was sent yet, else close the connection."""
-        started = self._response.started
-        _log.failure(
-            "WSGI application failed on {target}" + (" after the headers were sent" if started
-                                                      else ""),
-            failure=failure, target=self._target(),
-        )
-        self._response.fail()
-        self._lost()
+    def _lost(self, _: object) -> None:
+        self._out.lose()
 
-    def _lost(self) -> None:
-        with self._cond:
-            self._gone = True
-            self._cond.notify_all()
-        self._cancel_timer()
+    def abort(self) -> None:
+        self._out.lose()
+        self.input.body_failed(ConnectionError("the server is shutting down"))
 
-    def _target(self) -> str:
-        request = self._request
-        return f"{request.method.decode('ascii')} {request.target.decode('ascii')}"
-
-    def pauseProducing(self) -> None:  # noqa: N802
-        with self._cond:
-            self._paused = True
-
-    def resumeProducing(self) -> None:  # noqa: N802
-        with self._cond:
-            self._paused = False
-            self._cond.notify_all()
-
-    def stopProducing(self) -> None:  # noqa: N802
-        self._lost()
-
-    def wait_for_thread(self, seconds: float) -> None:
-        """Answer 503 unless an app thread takes the request within ``seconds``."""
-        self._timer = self._reactor.callLater(seconds, self._thread_wait_timed_out)
-
-    def _thread_wait_timed_out(self) -> None:
-        self._timer = None
-        with self._cond:
-            if self._started:
-                return  # the app is running; how long it takes is its own business
-            self._expired = True
+    def expire(self) -> None:
+        """No thread came in time: 503, and the app never runs."""
+        self._out.lose()
         _log.warn("No thread for {target} in time: every WSGI thread is busy",
-                  target=self._target())
+                  target=describe(self._request))
         self._response.send_error(503, "Every worker is busy; try again shortly.",
                                   [(b"Retry-After", b"5")])
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            if self._timer.active():
-                self._timer.cancel()
-            self._timer = None
 
 
 class _Consumer:
@@ -393,6 +326,10 @@ class _Consumer:
 
     def write(self, data: bytes) -> None:
         self._response.write(data)
+
+
+def _log_error_line(request: Request, line: str) -> None:
+    _log.error("wsgi.errors: {line}", line=line, target=describe(request))
 
 
 def _known_length(result: Iterable[bytes]) -> int | None:

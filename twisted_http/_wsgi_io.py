@@ -27,7 +27,7 @@ class ThreadHop(Protocol):
     """What the container needs of a reactor: a way onto its thread."""
 
     def callFromThread(  # noqa: N802 - Twisted's name
-        self, f: Callable[..., object], /, *args: Any, **kwargs: Any
+        self, f: Callable[..., object], /, *args: Any
     ) -> None: ...
 
 
@@ -48,12 +48,15 @@ class WSGIInput:
         body: RequestBody,
         reactor: ThreadHop,
         limit: int,
-        on_reactor_thread: Callable[[], bool],
+        reactor_thread: int,
+        on_wait: Callable[[], None],
     ) -> None:
         self._body = body
         self._reactor = reactor
         self._limit = limit
-        self._on_reactor_thread = on_reactor_thread
+        self._reactor_thread = reactor_thread
+        self._on_wait = on_wait  # told when the app's thread is about to wait for the client
+        self._then: Callable[[], None] | None = None  # prefetch's
         self._cond = threading.Condition()
         self._buffer = bytearray()
         self._eof = body.length == 0
@@ -78,11 +81,28 @@ class WSGIInput:
         with self._cond:
             self._eof = True
             self._cond.notify_all()
+        self._complete()
 
     def body_failed(self, reason: BaseException) -> None:
         with self._cond:
             self._error = reason
             self._cond.notify_all()
+        self._complete()
+
+    def prefetch(self, then: Callable[[], None]) -> None:
+        """Read the whole body now, and call ``then`` once it is in, or has failed.
+
+        For a body that fits the buffer, sent by a client that does not wait
+        for ``100 Continue``: the app then finds it all there, and never waits.
+        """
+        self._requested = True
+        self._then = then
+        self._body.deliver_to(self)
+
+    def _complete(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            then()
 
     def _start(self) -> None:
         self._body.deliver_to(self)
@@ -159,11 +179,12 @@ class WSGIInput:
                 start = not self._requested
                 self._requested = True
                 if not start:
-                    if self._on_reactor_thread():
+                    if threading.get_ident() == self._reactor_thread:
                         raise WouldDeadlock(
                             "wsgi.input would wait for the client on the reactor thread;"
                             " send the whole body before running a synchronous thread pool"
                         )
+                    self._on_wait()
                     self._cond.wait()
                     continue
             self._reactor.callFromThread(self._start)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from wsgiref.validate import validator
 
+from twisted.internet.task import Clock
 from twisted.logger import LogEvent
 
 from tests.support import recorded_log  # noqa: F401 - re-exported
@@ -40,3 +43,50 @@ def serve(
 
 def failures(events: list[LogEvent]) -> list[LogEvent]:
     return [event for event in events if "log_failure" in event]
+
+
+class QueuedReactor(Clock):
+    """A reactor fake whose ``callFromThread`` queues, from any thread, until ``run_calls``.
+
+    The test's thread plays the reactor: it runs what app threads handed over,
+    as the reactor would on its next turn. Shutdown triggers are recorded.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread_calls: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
+        self.triggers: list[tuple[str, str, Callable[[], object]]] = []
+        self._arrived = threading.Condition()
+
+    def callFromThread(self, f: Callable[..., object], /, *args: Any) -> None:  # noqa: N802
+        with self._arrived:
+            self.thread_calls.append((f, args))
+            self._arrived.notify_all()
+
+    def addSystemEventTrigger(  # noqa: N802
+        self, phase: str, event: str, f: Callable[[], object]
+    ) -> None:
+        self.triggers.append((phase, event, f))
+
+    def run_calls(self) -> int:
+        """Run the calls queued so far (and those they queue); how many ran."""
+        ran = 0
+        while True:
+            with self._arrived:
+                calls, self.thread_calls = self.thread_calls, []
+            if not calls:
+                return ran
+            for f, args in calls:
+                f(*args)
+                ran += 1
+
+    def pump_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Run calls as they arrive until ``condition`` holds; AssertionError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError("gave up waiting")
+            with self._arrived:
+                if not self.thread_calls:
+                    self._arrived.wait(0.001)
+            self.run_calls()
