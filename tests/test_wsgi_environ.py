@@ -154,3 +154,34 @@ def test_wsgi_errors_go_to_the_log() -> None:
              and "line" in e]
     assert lines == ["first line", "second line", "tail"]
     assert conn.responses()[0].status == 200
+
+
+def test_header_names_past_the_memo_still_map_right() -> None:
+    """More distinct header names than the name memo holds: every one still maps right."""
+    names = [b"X-Name-%d" % index for index in range(1200)]
+    seen: list[dict[str, Any]] = []
+    conn = serve(capture(seen), validate=False)
+    for start in range(0, len(names), 20):
+        conn.request(b"GET", b"/", [(name, b"v") for name in names[start:start + 20]])
+    keys = {key for env in seen for key in env if key.startswith("HTTP_X_NAME_")}
+    assert keys == {f"HTTP_X_NAME_{index}" for index in range(1200)}
+
+
+def test_an_app_changing_its_header_list_gets_the_new_headers() -> None:
+    """Checked header lists are remembered by content: a list the app changes is new."""
+    headers = [("Content-Type", "text/plain"), ("X-Version", "1")]
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", headers)
+        return [b"ok"]
+
+    conn = serve(app)
+    conn.request(b"GET", b"/")
+    headers[1] = ("X-Version", "2")
+    conn.request(b"GET", b"/")
+    headers[1] = ("X-Version", "bad\r\nSet-Cookie: x=1")
+    with recorded_log():
+        conn.request(b"GET", b"/")
+    first, second, third = conn.responses()
+    assert first.header(b"x-version") == b"1" and second.header(b"x-version") == b"2"
+    assert third.status == 500 and b"Set-Cookie" not in conn.written

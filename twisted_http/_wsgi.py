@@ -36,12 +36,21 @@ from twisted.protocols.basic import FileSender
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ._fields import HeaderBlock
 from ._interfaces import IRequestHandler
 from ._request import Request
 from ._response import Response
-from ._wsgi_environ import make_environ, response_head
-from ._wsgi_io import FileWrapper, ThreadHop, WouldDeadlock, WSGIErrors, WSGIInput
-from ._wsgi_output import ClientGone, Head, Outbox, describe
+from ._wsgi_environ import Head, make_environ, response_head
+from ._wsgi_io import (
+    EMPTY_INPUT,
+    EmptyInput,
+    FileWrapper,
+    ThreadHop,
+    WouldDeadlock,
+    WSGIErrors,
+    WSGIInput,
+)
+from ._wsgi_output import ClientGone, Outbox, describe
 from ._wsgi_threads import Clock, Dispatcher, ReactorQueue, ThreadPool
 
 __all__ = ["FileWrapper", "WSGIHandler", "WouldDeadlock"]
@@ -104,6 +113,7 @@ class WSGIHandler:
         if length and length <= self.input_buffer and b"expect" not in request.headers:
             # A small body from a client that is sending it anyway: the app
             # starts once it is all in, so its thread never waits for it.
+            assert exchange.input is not None
             exchange.input.prefetch(partial(self.dispatcher.dispatch, exchange))
         else:
             self.dispatcher.dispatch(exchange)
@@ -138,10 +148,13 @@ class _Exchange:
         on_wait = handler.dispatcher.blocking
         self._out = Outbox(request, response, self._hop, handler.output_window,
                            self._reactor_thread, on_wait)
-        self.input = WSGIInput(request.body, self._hop, handler.input_buffer,
-                               self._reactor_thread, on_wait)
+        self.input: WSGIInput | None = None
+        wsgi_input: WSGIInput | EmptyInput = EMPTY_INPUT
+        if request.body.length != 0:
+            wsgi_input = self.input = WSGIInput(request.body, self._hop, handler.input_buffer,
+                                                self._reactor_thread, on_wait)
         errors = WSGIErrors(partial(self._hop.callFromThread, _log_error_line, request))
-        self._environ = make_environ(request, self.input, errors, FileWrapper)
+        self._environ = make_environ(request, wsgi_input, errors, FileWrapper)
         response.register_producer(self._out, True)
         response.notify_finish().addErrback(self._lost)
 
@@ -252,9 +265,7 @@ class _Exchange:
         if self._head is None:
             raise RuntimeError("the app sent a body or returned without calling start_response")
         status, headers, reason = self._head
-        if length is not None and status not in (204, 304) and not any(
-            name.lower() == b"content-length" for name, _ in headers
-        ):
+        if length is not None and status not in (204, 304) and not _has_length(headers):
             headers = [*headers, (b"Content-Length", b"%d" % length)]
         return status, headers, reason
 
@@ -301,7 +312,8 @@ class _Exchange:
 
     def abort(self) -> None:
         self._out.lose()
-        self.input.body_failed(ConnectionError("the server is shutting down"))
+        if self.input is not None:
+            self.input.body_failed(ConnectionError("the server is shutting down"))
 
     def expire(self) -> None:
         """No thread came in time: 503, and the app never runs."""
@@ -332,11 +344,22 @@ def _log_error_line(request: Request, line: str) -> None:
     _log.error("wsgi.errors: {line}", line=line, target=describe(request))
 
 
+def _has_length(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    if type(headers) is HeaderBlock:
+        return headers.fields.length is not None
+    return any(name.lower() == b"content-length" for name, _ in headers)
+
+
 def _known_length(result: Iterable[bytes]) -> int | None:
     """The body's length when the app returned a list or tuple of bytes (PEP 3333 allows it)."""
-    if isinstance(result, list | tuple) and all(isinstance(item, bytes) for item in result):
-        return sum(len(item) for item in result)
-    return None
+    if type(result) is not list and type(result) is not tuple:
+        return None
+    length = 0
+    for item in result:
+        if type(item) is not bytes:
+            return None
+        length += len(item)
+    return length
 
 
 def _file_size(wrapper: FileWrapper) -> int | None:

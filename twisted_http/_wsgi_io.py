@@ -193,6 +193,28 @@ class WSGIInput:
         return data
 
 
+class EmptyInput:
+    """``wsgi.input`` for a request without a body: always at its end.
+
+    It holds nothing, so one serves every such request, on any thread.
+    """
+
+    def read(self, size: int | None = -1) -> bytes:
+        return b""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return b""
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        return []
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+
+EMPTY_INPUT = EmptyInput()
+
+
 class WSGIErrors:
     """``wsgi.errors``: text the app writes, sent to the server's log a line at a time."""
 

@@ -33,11 +33,11 @@ from zope.interface import implementer
 
 from ._request import Request
 from ._response import Response
+from ._wsgi_environ import Head
 from ._wsgi_io import ThreadHop, WouldDeadlock
 
 _log = Logger(namespace="twisted_http.wsgi")
 
-Head = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
 class ClientGone(ConnectionError):
