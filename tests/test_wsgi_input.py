@@ -251,3 +251,59 @@ def test_partly_read_body_then_next_request() -> None:
     pool.run()
     assert [r.body for r in conn.responses()] == [repr([b"ab"]).encode(),
                                                   repr([b"gh"]).encode()]
+
+
+class _Body:
+    """Just enough of a RequestBody for WSGIInput on its own."""
+
+    length = None
+
+    def deliver_to(self, receiver: Any) -> None:
+        pass
+
+    def pause(self) -> None:
+        pass
+
+    def resume(self) -> None:
+        pass
+
+
+class _Hop:
+    def callFromThread(self, f: Callable[..., object], *args: Any) -> None:  # noqa: N802
+        f(*args)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_delivery_and_any_reads_give_the_body_back(seed: int) -> None:
+    """Pieces of any size, then reads of any size and readline() mixed: the bytes come
+    back whole and in order, and readline() stops just after each newline."""
+    import random
+
+    from twisted_http._wsgi_io import WSGIInput
+
+    rng = random.Random(seed)
+    body = bytes(rng.choice(b"ab\n") for _ in range(rng.randrange(0, 3000)))
+    wsgi_input = WSGIInput(_Body(), _Hop(), 1 << 20, -1, lambda: None)  # type: ignore[arg-type]
+    at = 0
+    while at < len(body):
+        size = rng.randrange(1, 200)
+        wsgi_input.body_received(body[at:at + size])
+        at += size
+    wsgi_input.body_finished()
+    got = []
+    while True:
+        how = rng.randrange(3)
+        if how == 0:
+            part = wsgi_input.read(rng.randrange(0, 300))
+        elif how == 1:
+            part = wsgi_input.readline(rng.randrange(1, 300))
+            assert b"\n" not in part[:-1]
+        else:
+            part = wsgi_input.readline()
+            assert b"\n" not in part[:-1]
+            assert part.endswith(b"\n") or len(b"".join(got)) + len(part) == len(body)
+        if not part and how != 0:
+            break
+        got.append(part)
+    assert b"".join(got) == body
+    assert wsgi_input.read() == b""

@@ -14,6 +14,7 @@ on an app.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Protocol
 
@@ -58,7 +59,8 @@ class WSGIInput:
         self._on_wait = on_wait  # told when the app's thread is about to wait for the client
         self._then: Callable[[], None] | None = None  # prefetch's
         self._cond = threading.Condition()
-        self._buffer = bytearray()
+        self._chunks: deque[bytes] = deque()  # as delivered: no copy until the app reads
+        self._buffered = 0  # bytes in _chunks
         self._eof = body.length == 0
         self._error: BaseException | None = None
         self._requested = False  # deliver_to has been asked for
@@ -69,8 +71,9 @@ class WSGIInput:
 
     def body_received(self, data: bytes) -> None:
         with self._cond:
-            self._buffer += data
-            pause = len(self._buffer) >= self._limit and not self._paused
+            self._chunks.append(data)
+            self._buffered += len(data)
+            pause = self._buffered >= self._limit and not self._paused
             if pause:
                 self._paused = True
             self._cond.notify_all()
@@ -157,17 +160,11 @@ class WSGIInput:
         """Up to ``size`` bytes, waiting for at least one; b"" at the end of the body."""
         while True:
             with self._cond:
-                if self._buffer:
-                    end = min(size, len(self._buffer))
-                    if line:
-                        newline = self._buffer.find(b"\n", 0, end)
-                        if newline >= 0:
-                            end = newline + 1
-                    data = bytes(self._buffer[:end])
-                    del self._buffer[:end]
+                if self._chunks:
+                    data = self._pop(size, line)
                     resume = (
                         self._paused and not self._resuming
-                        and len(self._buffer) < self._limit // 2
+                        and self._buffered < self._limit // 2
                     )
                     if resume:
                         self._resuming = True
@@ -191,6 +188,27 @@ class WSGIInput:
         if resume:
             self._reactor.callFromThread(self._resume)
         return data
+
+    def _pop(self, size: int, line: bool) -> bytes:
+        """Up to ``size`` buffered bytes (to the first newline with ``line``); under _cond."""
+        chunks, parts, taken = self._chunks, [], 0
+        while chunks and taken < size:
+            chunk = chunks[0]
+            want = size - taken
+            newline = chunk.find(b"\n", 0, want) if line else -1
+            if newline >= 0:
+                want = newline + 1
+            if len(chunk) <= want:
+                parts.append(chunks.popleft())
+                taken += len(chunk)
+            else:
+                parts.append(chunk[:want])
+                chunks[0] = chunk[want:]
+                taken += want
+            if newline >= 0:
+                break
+        self._buffered -= taken
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class EmptyInput:
