@@ -20,7 +20,7 @@ from twisted_http._wsgi import WSGIHandler
 from twisted_http._wsgi_output import HELD_AT_END, Outbox
 from twisted_http.testing import FakeConnection, InlineThreadPool, parse_responses
 
-from .apps.support import QueuedReactor, failures, recorded_log, serve
+from .apps.support import QueuedReactor, failures, recorded_log, serve, started_pool
 
 TEXT = [("Content-Type", "text/plain")]
 WAIT = 10.0
@@ -163,17 +163,14 @@ def test_a_finished_exchange_leaves_nothing_for_the_garbage_collector() -> None:
 @pytest.fixture
 def pool() -> Iterator[ThreadPool]:
     """A real pool; connections made with ``threaded`` are dropped before it is joined."""
-    threads = ThreadPool(minthreads=0, maxthreads=2, name="test-outbox")
-    threads.start()
-    try:
-        yield threads
-    finally:
-        for conn in _open:
-            if not conn.closed:
-                conn.lose()  # frees an app thread a failed test left waiting
-        _open.clear()
-        if not threads.joined:
-            threads.stop()
+    with started_pool(2) as threads:
+        try:
+            yield threads
+        finally:
+            for conn in _open:
+                if not conn.closed:
+                    conn.lose()  # frees an app thread a failed test left waiting
+            _open.clear()
 
 
 _open: list[FakeConnection] = []

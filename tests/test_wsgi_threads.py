@@ -18,7 +18,7 @@ from twisted.python.threadpool import ThreadPool
 from twisted_http import _wsgi_threads
 from twisted_http._wsgi_threads import STALL, Dispatcher, ReactorQueue
 
-from .apps.support import failures, recorded_log
+from .apps.support import failures, recorded_log, started_pool
 
 WAIT = 10.0  # seconds any single wait on another thread may take before the test fails
 
@@ -62,13 +62,8 @@ class RecordingPool:
 
 @pytest.fixture
 def pool() -> Iterator[ThreadPool]:
-    threads = ThreadPool(minthreads=0, maxthreads=4, name="test-dispatch")
-    threads.start()
-    try:
+    with started_pool(4) as threads:
         yield threads
-    finally:
-        if not threads.joined:
-            threads.stop()
 
 
 def eventually(condition: Callable[[], bool]) -> None:
@@ -96,14 +91,20 @@ def test_requests_of_one_turn_ask_the_pool_once_and_run_in_order() -> None:
     assert all(job.events == ["run"] for job in jobs)  # taken, so never expired
 
 
-def test_an_awake_runner_keeps_taking_requests(pool: ThreadPool) -> None:
-    """While a runner is busy, new requests wait for it instead of waking more threads."""
+def one_busy_one_queued(pool: ThreadPool) -> tuple[Clock, Dispatcher, Job, Job]:
+    """A runner busy with a request it holds on to, and a second request queued."""
     clock = Clock()
     dispatcher = Dispatcher(pool, clock, wait_timeout=30)
-    first, second = Job(hold=True), Job()
-    dispatcher.dispatch(first)
-    assert first.started.wait(WAIT)
-    dispatcher.dispatch(second)
+    blocked, waiting = Job(hold=True), Job()
+    dispatcher.dispatch(blocked)
+    assert blocked.started.wait(WAIT)
+    dispatcher.dispatch(waiting)
+    return clock, dispatcher, blocked, waiting
+
+
+def test_an_awake_runner_keeps_taking_requests(pool: ThreadPool) -> None:
+    """While a runner is busy, new requests wait for it instead of waking more threads."""
+    clock, dispatcher, first, second = one_busy_one_queued(pool)
     clock.advance(0)  # the end of the reactor's turn: a runner is awake and made progress
     assert not second.started.wait(0.05)
     first.release.set()
@@ -113,12 +114,7 @@ def test_an_awake_runner_keeps_taking_requests(pool: ThreadPool) -> None:
 
 def test_a_stalled_runner_gets_help_after_a_look(pool: ThreadPool) -> None:
     """No request taken for STALL seconds while some wait: another runner is woken."""
-    clock = Clock()
-    dispatcher = Dispatcher(pool, clock, wait_timeout=30)
-    blocked, waiting = Job(hold=True), Job()
-    dispatcher.dispatch(blocked)
-    assert blocked.started.wait(WAIT)
-    dispatcher.dispatch(waiting)
+    clock, dispatcher, blocked, waiting = one_busy_one_queued(pool)
     clock.advance(0)
     assert not waiting.started.is_set()
     clock.advance(STALL)  # nothing taken since the last look: stalled
@@ -129,12 +125,7 @@ def test_a_stalled_runner_gets_help_after_a_look(pool: ThreadPool) -> None:
 
 def test_a_runner_about_to_wait_for_its_client_hands_on_the_queue(pool: ThreadPool) -> None:
     """blocking() from a runner wakes another for the queue at once, with no look."""
-    clock = Clock()
-    dispatcher = Dispatcher(pool, clock, wait_timeout=30)
-    blocked, waiting = Job(hold=True), Job()
-    dispatcher.dispatch(blocked)
-    assert blocked.started.wait(WAIT)
-    dispatcher.dispatch(waiting)
+    clock, dispatcher, blocked, waiting = one_busy_one_queued(pool)
     done = threading.Event()
     pool.callInThread(lambda: (dispatcher.blocking(), done.set()))
     assert done.wait(WAIT)
@@ -183,15 +174,21 @@ def test_stop_lets_idle_runners_go_and_returns_what_is_queued(
     assert queued.events == []
 
 
+class WakeRecorder:
+    """A reactor that records each wakeup (``callFromThread``) and runs nothing."""
+
+    def __init__(self) -> None:
+        self.woken: list[Callable[[], object]] = []
+
+    def callFromThread(self, f: Callable[[], object]) -> None:  # noqa: N802
+        self.woken.append(f)
+
+
 def test_reactor_queue_runs_calls_in_order_with_one_wakeup_per_burst() -> None:
     """Calls made while a run is on its way join it: one callFromThread for the burst."""
-    woken: list[Callable[[], object]] = []
-
-    class Reactor:
-        def callFromThread(self, f: Callable[[], object]) -> None:  # noqa: N802
-            woken.append(f)
-
-    queue = ReactorQueue(Reactor())  # type: ignore[arg-type]
+    reactor = WakeRecorder()
+    woken = reactor.woken
+    queue = ReactorQueue(reactor)
     seen: list[Any] = []
     for index in range(3):
         queue.callFromThread(seen.append, index)
@@ -204,13 +201,9 @@ def test_reactor_queue_runs_calls_in_order_with_one_wakeup_per_burst() -> None:
 
 def test_reactor_queue_logs_a_failing_call_and_runs_the_rest() -> None:
     """One call raising is logged; the calls after it still run."""
-    woken: list[Callable[[], object]] = []
-
-    class Reactor:
-        def callFromThread(self, f: Callable[[], object]) -> None:  # noqa: N802
-            woken.append(f)
-
-    queue = ReactorQueue(Reactor())  # type: ignore[arg-type]
+    reactor = WakeRecorder()
+    woken = reactor.woken
+    queue = ReactorQueue(reactor)
     seen: list[str] = []
     queue.callFromThread(lambda: 1 / 0)
     queue.callFromThread(seen.append, "after")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from wsgiref.validate import validator
 
 from twisted.internet.task import Clock
 from twisted.logger import LogEvent
+from twisted.python.threadpool import ThreadPool
 
 from tests.support import recorded_log  # noqa: F401 - re-exported
 from twisted_http import Router, ServerConfig
@@ -39,6 +41,18 @@ def serve(
     )
     return FakeConnection(Router([(prefix, handler)]), config, clock=reactor,
                           send_buffer=send_buffer)
+
+
+@contextmanager
+def started_pool(threads: int) -> Iterator[ThreadPool]:
+    """A started Twisted thread pool, stopped at the end unless the test stopped it."""
+    pool = ThreadPool(minthreads=0, maxthreads=threads, name="test-wsgi")
+    pool.start()
+    try:
+        yield pool
+    finally:
+        if not pool.joined:
+            pool.stop()
 
 
 def failures(events: list[LogEvent]) -> list[LogEvent]:
