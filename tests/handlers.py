@@ -23,7 +23,8 @@ class Echo:
             text = b"%s %s %s" % (request.method, request.path_info, body)
             response.send(200, text, [(b"Content-Type", b"text/plain")])
 
-        request.body.read_all().addCallback(reply)
+        # A body the client cut off: the connection is gone, nothing to answer.
+        request.body.read_all().addCallbacks(reply, lambda _: None)
         return True
 
 

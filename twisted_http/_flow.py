@@ -88,6 +88,11 @@ class WriteFlow:
         elif self.blocked:
             producer.pauseProducing()  # type: ignore[union-attr]
 
+    def release(self) -> None:
+        """The connection is gone: forget the channel and any producer (no cycles left)."""
+        self.detach()
+        self._on_change = _ignore
+
     def detach(self) -> None:
         self._producer = None
         self._cancel_pump()
@@ -108,3 +113,7 @@ class WriteFlow:
         call, self._pump_call = self._pump_call, None
         if call is not None and call.active():
             call.cancel()
+
+
+def _ignore() -> None:
+    pass

@@ -237,6 +237,12 @@ class HTTPChannel(LineReceiver):
             self._request.body.fail(reason.value or ConnectionError())
         if self._response is not None:
             self._response.connection_lost(reason)
+        # Nothing below is needed any more. Dropping it breaks the reference
+        # cycles through this channel (its request's body and its flow call
+        # back into it), so reference counting frees a connection at once
+        # instead of leaving it to the cyclic garbage collector.
+        self._head = self._request = self._response = None
+        self._flow.release()
 
     # -- what responses ask of the channel ----------------------------------
 
