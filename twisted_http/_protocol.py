@@ -78,7 +78,7 @@ class HTTPChannel(LineReceiver):
         assert transport is not None
         if ITCPTransport.providedBy(transport):
             transport.setTcpNoDelay(True)  # responses are whole; don't let Nagle hold them
-            if _SENDFILE and not ISSLTransport.providedBy(transport):
+            if not ISSLTransport.providedBy(transport):
                 handle = getattr(transport, "getHandle", lambda: None)()
                 if isinstance(handle, socket.socket):  # not so on in-memory fakes
                     self._socket = handle
@@ -277,13 +277,13 @@ class HTTPChannel(LineReceiver):
         self.transport.write(data)
 
     def direct_socket(self) -> int | None:
-        """The socket's descriptor when bytes may go to it directly now, else None.
+        """The socket's descriptor for ``os.sendfile`` now, else None.
 
-        Only on a plain TCP connection (never TLS) and only while the
-        transport's buffer is known to be empty, so bytes sent directly can
-        never overtake bytes the transport still holds.
+        Only where the system has sendfile, on a plain TCP connection (never
+        TLS), and while the transport's buffer is known to be empty, so bytes
+        sent directly can never overtake bytes the transport still holds.
         """
-        if self._socket is None or not self._flow.drained or self._closed:
+        if not _SENDFILE or self._socket is None or not self._flow.drained or self._closed:
             return None
         return self._socket.fileno()
 
