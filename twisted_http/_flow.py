@@ -10,14 +10,33 @@ signals on to the producer of the response being sent, if it has one.
 A pull producer (a file sender, say) is driven as a push one: while the
 client keeps up it is asked for one chunk after another, at most
 ``PULLS_PER_TURN`` per reactor turn, so no response can hold the reactor.
+
+Every byte for the client goes through ``send``. A Twisted transport only
+buffers a write and sends it on a later reactor turn, arming and disarming
+the poller for it. While the transport's buffer is known to be empty
+(``drained``) on a plain TCP connection, the flow sends on the socket itself,
+which takes a whole response in the common case; whatever the socket does not
+take, or any error, goes to the transport, and from then on everything does
+until the transport has drained again. So a direct send never passes buffered
+bytes; the same holds for ``os.sendfile`` (``sendfile_socket``).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from typing import TypeAlias
 
-from twisted.internet.interfaces import IDelayedCall, IPullProducer, IPushProducer, IReactorTime
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IPullProducer,
+    IPushProducer,
+    IReactorTime,
+    ISSLTransport,
+    ITCPTransport,
+    ITransport,
+)
 from zope.interface import implementer
 
 # 16 pulls of a 64 KiB file chunk is 1 MiB a turn: enough to fill any socket
@@ -25,6 +44,8 @@ from zope.interface import implementer
 PULLS_PER_TURN = 16
 
 Producer: TypeAlias = "IPushProducer | IPullProducer"  # a string: interfaces don't support |
+
+_SENDFILE = hasattr(os, "sendfile")
 
 
 @implementer(IPushProducer)
@@ -39,6 +60,8 @@ class WriteFlow:
         self.drained = True
         self._clock = clock
         self._on_change = on_change
+        self._transport: ITransport | None = None
+        self._socket: socket.socket | None = None  # a plain TCP socket to send on directly
         self._producer: Producer | None = None
         self._streaming = True
         self._pump_call: IDelayedCall | None = None
@@ -51,6 +74,56 @@ class WriteFlow:
     @property
     def streaming(self) -> bool:
         return self._streaming
+
+    # -- the channel's side -------------------------------------------------
+
+    def connect(self, transport: ITransport) -> None:
+        """Carry ``transport``'s writes, as its producer, until ``close``."""
+        self._transport = transport
+        if ITCPTransport.providedBy(transport) and not ISSLTransport.providedBy(transport):
+            handle = getattr(transport, "getHandle", lambda: None)()
+            if isinstance(handle, socket.socket):  # not so on in-memory fakes
+                self._socket = handle
+        transport.registerProducer(self, True)  # type: ignore[attr-defined]
+
+    def send(self, data: bytes) -> None:
+        """Bytes for the client: into the socket when nothing is buffered, else the transport."""
+        sock = self._socket
+        if sock is not None and self.drained:
+            try:
+                sent = sock.send(data)
+            except OSError:
+                sent = 0  # full, or broken: the transport finds out which, and acts
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self.drained = False
+        assert self._transport is not None
+        self._transport.write(data)
+
+    def sendfile_socket(self) -> int | None:
+        """The socket's descriptor for ``os.sendfile`` now, else None (see the module doc)."""
+        if not _SENDFILE or self._socket is None or not self.drained:
+            return None
+        return self._socket.fileno()
+
+    def end_direct(self) -> None:
+        """From now on everything goes through the transport (the connection is ending)."""
+        self._socket = None
+
+    def close(self) -> None:
+        """The channel is closing: no more direct sends, and the transport may close."""
+        self.detach()
+        self.end_direct()
+        transport = self._transport
+        if transport is not None and transport.producer is self:  # type: ignore[attr-defined]
+            transport.unregisterProducer()  # type: ignore[attr-defined]
+
+    def release(self) -> None:
+        """The connection is gone: forget the channel, the transport and any producer."""
+        self.detach()
+        self._socket = self._transport = None
+        self._on_change = _ignore
 
     # -- the transport's side ---------------------------------------------
 
@@ -87,11 +160,6 @@ class WriteFlow:
             self._pump()  # a transport asks a new pull producer for data at once
         elif self.blocked:
             producer.pauseProducing()  # type: ignore[union-attr]
-
-    def release(self) -> None:
-        """The connection is gone: forget the channel and any producer (no cycles left)."""
-        self.detach()
-        self._on_change = _ignore
 
     def detach(self) -> None:
         self._producer = None

@@ -18,12 +18,10 @@ body is being read, ``body_timeout`` bounds the wait for each next piece.
 
 from __future__ import annotations
 
-import os
-import socket
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-from twisted.internet.interfaces import IHalfCloseableProtocol, ISSLTransport, ITCPTransport
+from twisted.internet.interfaces import IHalfCloseableProtocol, ITCPTransport
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
     from ._factory import HTTPFactory
 
 _RAW_STATES = frozenset({State.BODY, State.CHUNK_DATA})
-_SENDFILE = hasattr(os, "sendfile")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -67,7 +64,6 @@ class HTTPChannel(LineReceiver):
         self._continue_sent = False
         self._closed = False
         self._holding = False  # the transport is paused: bytes came while parsing was held
-        self._socket: socket.socket | None = None  # for sending directly; see _send
         self._read_eof = False  # the client has half-closed: no byte will come after these
         self._connection: ConnectionInfo | None = None
 
@@ -78,15 +74,12 @@ class HTTPChannel(LineReceiver):
         assert transport is not None
         if ITCPTransport.providedBy(transport):
             transport.setTcpNoDelay(True)  # responses are whole; don't let Nagle hold them
-            if not ISSLTransport.providedBy(transport):
-                handle = getattr(transport, "getHandle", lambda: None)()
-                if isinstance(handle, socket.socket):  # not so on in-memory fakes
-                    self._socket = handle
         self._connection = ConnectionInfo.from_transport(transport)
         self._site.open_connections += 1
-        # For the connection's whole life: how the channel learns that the
-        # client has stopped reading (see _flow.py).
-        transport.registerProducer(self._flow, True)  # type: ignore[attr-defined]
+        # For the connection's whole life, every byte for the client goes
+        # through the flow, which learns from the transport whether the
+        # client keeps up (see _flow.py).
+        self._flow.connect(transport)
         self._deadline.set(self._config.first_request_timeout, self._idle_timed_out)
 
     def dataReceived(self, data: bytes) -> None:
@@ -247,45 +240,13 @@ class HTTPChannel(LineReceiver):
     # -- what responses ask of the channel ----------------------------------
 
     def write(self, data: bytes) -> None:
-        self._send(data)
+        self._flow.send(data)
 
     def write_sequence(self, data: list[bytes]) -> None:
-        self._send(b"".join(data))
-
-    def _send(self, data: bytes) -> None:
-        """Bytes for the client: straight into the socket when nothing is buffered.
-
-        A Twisted transport only buffers a write and sends it on a later
-        reactor turn, arming and disarming the poller for it. While its buffer
-        is known to be empty (see ``WriteFlow.drained``) the channel sends on
-        the socket itself, which takes a whole response in the common case;
-        whatever it does not take, or any error, goes to the transport as
-        before, and from then on everything does until the buffer is known
-        empty again. Order is kept: a direct send never passes buffered bytes.
-        """
-        sock = self._socket
-        if sock is not None and self._flow.drained and not self._closed:
-            try:
-                sent = sock.send(data)
-            except OSError:
-                sent = 0  # full, or broken: the transport finds out which, and acts
-            if sent == len(data):
-                return
-            data = data[sent:]
-        self._flow.drained = False
-        assert self.transport is not None
-        self.transport.write(data)
+        self._flow.send(b"".join(data))
 
     def direct_socket(self) -> int | None:
-        """The socket's descriptor for ``os.sendfile`` now, else None.
-
-        Only where the system has sendfile, on a plain TCP connection (never
-        TLS), and while the transport's buffer is known to be empty, so bytes
-        sent directly can never overtake bytes the transport still holds.
-        """
-        if not _SENDFILE or self._socket is None or not self._flow.drained or self._closed:
-            return None
-        return self._socket.fileno()
+        return self._flow.sendfile_socket()
 
     def register_producer(self, producer: Producer, streaming: bool) -> None:
         self._flow.attach(producer, streaming)
@@ -469,9 +430,7 @@ class HTTPChannel(LineReceiver):
         self._parser.fail()
         transport = self.transport
         assert transport is not None
-        self._flow.detach()
-        if transport.producer is self._flow:  # type: ignore[attr-defined]
-            transport.unregisterProducer()  # type: ignore[attr-defined]  # else close waits on it
+        self._flow.close()  # unregisters it: else the transport's close waits on it
         transport.loseConnection()
         self._write_deadline.set(self._config.write_timeout, self._abort)
 
@@ -479,6 +438,7 @@ class HTTPChannel(LineReceiver):
         self._closed = True
         self._deadline.stop()
         self._parser.fail()
+        self._flow.end_direct()
         assert self.transport is not None
         self.transport.abortConnection()  # type: ignore[attr-defined]
 
