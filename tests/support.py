@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 from twisted.logger import LogEvent, globalLogPublisher
 
+from twisted_http.tap import Options
+
 
 @contextmanager
 def recorded_log() -> Iterator[list[LogEvent]]:
@@ -41,3 +43,10 @@ def wait_until_serving(port: int, process: subprocess.Popen[bytes], seconds: flo
         except OSError:
             time.sleep(0.1)
     raise AssertionError("twistd did not start listening in time")
+
+
+def parse(*argv: str) -> Options:
+    """``twistd minihttp``'s options, parsed from ``argv``."""
+    options = Options()
+    options.parseOptions(list(argv))
+    return options

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twisted_http._headers import Headers, is_field_value, is_token, parse_list
+from twisted_http._headers import Headers, is_field_value, is_token, lowered_token, parse_list
 
 # RFC 9110 §5.6.2, spelled out independently of the module's regular expression.
 TCHAR = frozenset((string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~").encode())
@@ -131,3 +131,15 @@ def test_headers_copy_their_input() -> None:
 def test_parse_list(values: list[bytes], members: list[bytes]) -> None:
     """List fields split on commas into lower-cased, OWS-stripped members; empty ones dropped."""
     assert parse_list(values) == members
+
+
+def test_lowered_token_lowers_tokens_and_refuses_the_rest() -> None:
+    """A token comes back lower-cased; anything else is None, every time, and never remembered."""
+    from twisted_http import _headers
+
+    assert lowered_token(b"X-Lowered-Token") == b"x-lowered-token"
+    assert lowered_token(b"X-Lowered-Token") == b"x-lowered-token"  # remembered or not
+    for bad in (b"X Bad", b"X:Bad", b"", b"X-A\r\n"):
+        assert lowered_token(bad) is None
+        assert lowered_token(bad) is None
+        assert bad not in _headers._TOKEN_NAMES

@@ -317,11 +317,11 @@ def test_a_name_seen_before_still_needs_its_colon() -> None:
 
 def test_remembered_field_names_are_bounded() -> None:
     """A client inventing names gets each checked; the memory of names stays bounded."""
-    from twisted_http import _parser
+    from twisted_http import _headers
 
-    for i in range(_parser._MAX_KNOWN_NAMES + 50):
+    for i in range(_headers.MAX_TOKEN_NAMES + 50):
         one(req(b"GET / HTTP/1.1", b"X-Invented-%d: 1" % i))
-    assert len(_parser._KNOWN_NAMES) == _parser._MAX_KNOWN_NAMES
+    assert len(_headers._TOKEN_NAMES) == _headers.MAX_TOKEN_NAMES
     message = one(req(b"GET / HTTP/1.1", b"X-Never-Seen-Before: 1", b"Host: h"))
     assert (b"x-never-seen-before", b"1") in list(message.head.headers)
 

@@ -336,13 +336,13 @@ def test_a_remembered_header_name_does_not_vouch_for_its_value() -> None:
 
 def test_remembered_response_header_names_are_bounded() -> None:
     """A handler inventing header names cannot grow the server's memory of names."""
-    from twisted_http import _fields
+    from twisted_http import _headers
 
-    for i in range(_fields._MAX_CHECKED_NAMES + 50):
+    for i in range(_headers.MAX_TOKEN_NAMES + 50):
         conn = FakeConnection(Fixed(headers=((b"X-Made-Up-%d" % i, b"1"),)))
         conn.send(GET)
         assert b"X-Made-Up-%d: 1\r\n" % i in conn.written
-    assert len(_fields._CHECKED_NAMES) == _fields._MAX_CHECKED_NAMES
+    assert len(_headers._TOKEN_NAMES) == _headers.MAX_TOKEN_NAMES
 
 
 # -- request bodies --------------------------------------------------------------

@@ -12,6 +12,8 @@ from twisted.python.usage import UsageError
 from twisted_http import StaticFiles
 from twisted_http.tap import Options, makeService
 
+from .support import parse
+
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -19,12 +21,6 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "docs").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def parse(*argv: str) -> Options:
-    options = Options()
-    options.parseOptions(list(argv))
-    return options
 
 
 def built(options: Options) -> dict[bytes, StaticFiles]:

@@ -10,7 +10,9 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python.usage import UsageError
 
 from twisted_http import ServerConfig
-from twisted_http.tap import Options, makeService
+from twisted_http.tap import makeService
+
+from .support import parse
 
 
 @pytest.fixture
@@ -20,12 +22,6 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "media").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def parse(*argv: str) -> Options:
-    options = Options()
-    options.parseOptions(list(argv))
-    return options
 
 
 def test_defaults_serve_static_on_port_8000(site: Path) -> None:

@@ -21,20 +21,15 @@ from twisted.logger import eventAsJSON, eventFromJSON, formatEvent
 from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 
-from tests.support import free_port, recorded_log, wait_until_serving
 from twisted_http._listeners import REUSE_PORT_BALANCES, TCPAddress, open_listeners, tcp_address
 from twisted_http._worker import LogPipe, ParentWatch
 from twisted_http._workers import KILL_AFTER, RESTART_DELAY, WorkerPool
-from twisted_http.tap import MAX_WORKERS, Options, makeService
+from twisted_http.tap import MAX_WORKERS, makeService
+
+from .support import free_port, parse, recorded_log, wait_until_serving
 
 ROOT = Path(__file__).parent.parent
 LOOPBACK = TCPAddress(socket.AF_INET, "127.0.0.1", 0, 50)
-
-
-def parse(*argv: str) -> Options:
-    options = Options()
-    options.parseOptions(list(argv))
-    return options
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from ._headers import is_field_value, is_token
+from ._headers import is_field_value, lowered_token
 
 # Hop-by-hop fields belong to the connection, which the server manages
 # (RFC 9110 §7.6.1); a handler setting them would desynchronise framing.
@@ -28,12 +28,6 @@ HOP_BY_HOP = frozenset(
 
 # Names looked at twice: framing, the defaults the server adds, hop-by-hop fields.
 _MANAGED = HOP_BY_HOP | {b"content-length", b"date", b"server"}
-
-# Field names already checked, with their lower-case form: handlers send the
-# same few names on every response. Bounded, like the parser's.
-_CHECKED_NAMES: dict[bytes, bytes] = {}
-_MAX_CHECKED_NAMES = 512
-
 
 class Fields(NamedTuple):
     """Checked fields: their header lines, and what the response must know of them."""
@@ -58,7 +52,7 @@ def check_fields(
     length = None
     close = own_date = own_server = False
     for name, value in headers:
-        key = _checked_name(name)
+        key = lowered_token(name)
         if key is None or not is_field_value(value):
             raise ValueError(f"invalid response header {name!r}")
         if key in _MANAGED:
@@ -117,12 +111,3 @@ def fields_of(
         headers = headers.pairs  # a length to compare or drop: rare, checked afresh
     return check_fields(headers, known, drop_length)
 
-
-def _checked_name(name: bytes) -> bytes | None:
-    """``name`` lower-cased if it is a token, else None."""
-    key = _CHECKED_NAMES.get(name)
-    if key is None and is_token(name):
-        key = name.lower()
-        if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES:
-            _CHECKED_NAMES[name] = key
-    return key

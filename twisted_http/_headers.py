@@ -25,6 +25,23 @@ def is_token(name: bytes) -> bool:
     return TOKEN.fullmatch(name) is not None
 
 
+# Field names already seen to be tokens, with their lower-case form: requests
+# and responses carry the same few dozen names over and over. Bounded, so
+# invented names cost a check each, never memory.
+_TOKEN_NAMES: dict[bytes, bytes] = {}
+MAX_TOKEN_NAMES = 512
+
+
+def lowered_token(name: bytes) -> bytes | None:
+    """``name`` lower-cased if it is a token (a valid field name), else None."""
+    key = _TOKEN_NAMES.get(name)
+    if key is None and is_token(name):
+        key = name.lower()
+        if len(_TOKEN_NAMES) < MAX_TOKEN_NAMES:
+            _TOKEN_NAMES[name] = key
+    return key
+
+
 def is_field_value(value: bytes) -> bool:
     """True when ``value`` holds no control byte but HTAB."""
     return _BAD_VALUE_BYTE.search(value) is None

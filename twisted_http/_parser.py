@@ -42,7 +42,7 @@ from ._errors import (
     VersionNotSupported,
 )
 from ._framing import HTTP_10, HTTP_11, keep_alive, request_body_length
-from ._headers import Headers, is_field_value, is_token, parse_list
+from ._headers import Headers, is_field_value, is_token, lowered_token, parse_list
 
 
 class State(enum.Enum):
@@ -91,13 +91,6 @@ _FRAMING_FIELDS = frozenset(
     {b"host", b"content-length", b"transfer-encoding", b"expect", b"connection"}
 )
 
-_BODY_FIELDS = frozenset({b"content-length", b"transfer-encoding"})
-
-# Field names already seen to be tokens, with their lower-case form: clients
-# send the same few dozen names over and over. Bounded, so a client inventing
-# names costs a validation each, never memory.
-_KNOWN_NAMES: dict[bytes, bytes] = {}
-_MAX_KNOWN_NAMES = 512
 
 
 class RequestHead(NamedTuple):
@@ -296,14 +289,10 @@ class RequestParser:
             # RFC 9112 §5.2: obs-fold is refused outright, never unfolded.
             raise BadRequest("Obsolete line folding in header")
         name, colon, value = line.partition(b":")
-        key = _KNOWN_NAMES.get(name) if colon else None
+        key = lowered_token(name) if colon else None
         if key is None:
-            if not colon or not is_token(name):
-                # Covers whitespace before the colon (RFC 9112 §5.1: MUST reject).
-                raise BadRequest("Malformed header field")
-            key = name.lower()
-            if len(_KNOWN_NAMES) < _MAX_KNOWN_NAMES:
-                _KNOWN_NAMES[name] = key
+            # Covers whitespace before the colon (RFC 9112 §5.1: MUST reject).
+            raise BadRequest("Malformed header field")
         value = value.strip(b" \t")
         if not is_field_value(value):
             raise BadRequest("Invalid character in header field")
@@ -329,18 +318,16 @@ class RequestParser:
         expect_continue = False
         if self._framing:  # else: no body, and the version's default persistence
             framing = Headers(self._framing)
-            present = {key for key, _ in self._framing}
-            if not present.isdisjoint(_BODY_FIELDS):
-                length = request_body_length(version, framing)
-                if length is not None and length > self._config.max_body_size:
-                    raise ContentTooLarge()
-            if b"expect" in present:
-                if parse_list(framing.get_all(b"expect")) != [b"100-continue"]:
+            length = request_body_length(version, framing)
+            if length is not None and length > self._config.max_body_size:
+                raise ContentTooLarge()
+            expectations = framing.get_all(b"expect")
+            if expectations:
+                if parse_list(expectations) != [b"100-continue"]:
                     raise ExpectationFailed()
                 # RFC 9110 §10.1.1: ignored on HTTP/1.0, and moot without a body.
                 expect_continue = version == HTTP_11 and length != 0
-            if b"connection" in present:
-                persist = keep_alive(version, framing)
+            persist = keep_alive(version, framing)
         if length == 0:
             self.state = State.DONE
         elif length is None:
