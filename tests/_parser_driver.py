@@ -16,10 +16,10 @@ from collections.abc import Iterable
 
 import attrs
 
-from twisted_http._config import ServerConfig
-from twisted_http._errors import ProtocolError
-from twisted_http._headers import Headers
-from twisted_http._parser import RequestHead, RequestParser, State
+from twisted_http.wire.errors import ProtocolError
+from twisted_http.wire.headers import Headers
+from twisted_http.wire.limits import ServerConfig
+from twisted_http.wire.parser import RequestHead, RequestParser, State
 
 DELIMITER = b"\r\n"
 

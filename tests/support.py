@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from twisted.logger import LogEvent, globalLogPublisher
 
-from twisted_http.tap import Options
+from twisted_http.serve.tap import Options
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
-from twisted_http._deadline import Deadline
+from twisted_http.channel.deadline import Deadline
 
 
 def make() -> tuple[Clock, Deadline, list[float]]:

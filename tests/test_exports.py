@@ -42,10 +42,15 @@ def test_every_name_resolves() -> None:
         assert getattr(twisted_http, name) is not None, name
 
 
+# The layer folders (docs/architecture.md): importing the face imports them, but
+# what is in them is not the public API and may move between releases.
+LAYERS = {"wire", "channel", "static", "wsgi", "serve"}
+
+
 def test_no_private_module_leaks() -> None:
-    """Public names are defined in private modules; none of the modules is public."""
+    """Besides __all__, the package shows only its layer folders and the testing kit."""
     public = {name for name in vars(twisted_http) if not name.startswith("_")}
-    assert public - EXPECTED <= {"tap", "testing"}
+    assert public - EXPECTED <= LAYERS | {"testing"}
 
 
 def test_testing_helpers_are_public() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from twisted_http import HeaderBlock
-from twisted_http._fields import check_fields
 from twisted_http.testing import FakeConnection
+from twisted_http.wire.fields import check_fields
 
 from .handlers import Calls
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 
-from twisted_http._flow import PULLS_PER_TURN, WriteFlow
+from twisted_http.channel.flow import PULLS_PER_TURN, WriteFlow
 
 
 class Recorder:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from twisted_http._errors import BadRequest, NotImplementedCoding, ProtocolError
-from twisted_http._framing import (
+from twisted_http.wire.errors import BadRequest, NotImplementedCoding, ProtocolError
+from twisted_http.wire.framing import (
     HTTP_10,
     HTTP_11,
     BodyMode,
@@ -13,7 +13,7 @@ from twisted_http._framing import (
     request_body_length,
     response_body_mode,
 )
-from twisted_http._headers import Headers
+from twisted_http.wire.headers import Headers
 
 
 def headers(*pairs: tuple[bytes, bytes]) -> Headers:

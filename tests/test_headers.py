@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twisted_http._headers import Headers, is_field_value, is_token, lowered_token, parse_list
+from twisted_http.wire.headers import Headers, is_field_value, is_token, lowered_token, parse_list
 
 # RFC 9110 §5.6.2, spelled out independently of the module's regular expression.
 TCHAR = frozenset((string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~").encode())
@@ -135,7 +135,7 @@ def test_parse_list(values: list[bytes], members: list[bytes]) -> None:
 
 def test_lowered_token_lowers_tokens_and_refuses_the_rest() -> None:
     """A token comes back lower-cased; anything else is None, every time, and never remembered."""
-    from twisted_http import _headers
+    from twisted_http.wire import headers as _headers
 
     assert lowered_token(b"X-Lowered-Token") == b"x-lowered-token"
     assert lowered_token(b"X-Lowered-Token") == b"x-lowered-token"  # remembered or not

@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twisted_http._config import ServerConfig
-from twisted_http._errors import (
+from twisted_http.wire.errors import (
     BadRequest,
     ContentTooLarge,
     ExpectationFailed,
@@ -27,8 +26,9 @@ from twisted_http._errors import (
     URITooLong,
     VersionNotSupported,
 )
-from twisted_http._parser import MAX_CHUNK_LINE, RequestParser, State
-from twisted_http._serializer import LAST_CHUNK, chunk, request_bytes
+from twisted_http.wire.limits import ServerConfig
+from twisted_http.wire.parser import MAX_CHUNK_LINE, RequestParser, State
+from twisted_http.wire.serializer import LAST_CHUNK, chunk, request_bytes
 
 from ._parser_driver import Message, Outcome, bytewise, feed, split_at
 
@@ -317,7 +317,7 @@ def test_a_name_seen_before_still_needs_its_colon() -> None:
 
 def test_remembered_field_names_are_bounded() -> None:
     """A client inventing names gets each checked; the memory of names stays bounded."""
-    from twisted_http import _headers
+    from twisted_http.wire import headers as _headers
 
     for i in range(_headers.MAX_TOKEN_NAMES + 50):
         one(req(b"GET / HTTP/1.1", b"X-Invented-%d: 1" % i))

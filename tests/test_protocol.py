@@ -336,7 +336,7 @@ def test_a_remembered_header_name_does_not_vouch_for_its_value() -> None:
 
 def test_remembered_response_header_names_are_bounded() -> None:
     """A handler inventing header names cannot grow the server's memory of names."""
-    from twisted_http import _headers
+    from twisted_http.wire import headers as _headers
 
     for i in range(_headers.MAX_TOKEN_NAMES + 50):
         conn = FakeConnection(Fixed(headers=((b"X-Made-Up-%d" % i, b"1"),)))

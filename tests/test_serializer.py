@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twisted_http import _serializer
-from twisted_http._serializer import (
+from twisted_http.wire import serializer as _serializer
+from twisted_http.wire.serializer import (
     LAST_CHUNK,
     DefaultFields,
     HTTPDate,

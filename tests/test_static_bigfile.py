@@ -21,7 +21,7 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.task import LoopingCall, deferLater
 
 from twisted_http import HTTPFactory, Router, StaticFiles
-from twisted_http._sender import CHUNK_SIZE, FileSender
+from twisted_http.channel.sender import CHUNK_SIZE, FileSender
 from twisted_http.testing import FakeConnection
 
 SIZE = 256 << 20  # 256 MiB

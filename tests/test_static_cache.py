@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import twisted_http._filecache as filecache
+import twisted_http.static.filecache as filecache
 from twisted_http import StaticFiles
 from twisted_http.testing import FakeConnection, RecordedResponse, parse_responses
 

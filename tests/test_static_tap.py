@@ -10,7 +10,7 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python.usage import UsageError
 
 from twisted_http import StaticFiles
-from twisted_http.tap import Options, makeService
+from twisted_http.serve.tap import Options, makeService
 
 from .support import parse
 

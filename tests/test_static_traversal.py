@@ -204,7 +204,7 @@ async def test_unreadable_file_is_403(connect: Connect, root: Path) -> None:
 
 def test_permission_denied_is_403(handler: StaticFiles, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file the server may not open: 403 (faked, since tests may run as root)."""
-    import twisted_http._static as static
+    import twisted_http.static.handler as static
 
     def denied(path: str) -> tuple[int, os.stat_result]:
         raise PermissionError(13, "Permission denied", path)

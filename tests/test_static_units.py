@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from twisted_http import StaticFiles
-from twisted_http._conditional import (
+from twisted_http.static.conditional import (
     Outcome,
     evaluate,
     http_date,
@@ -20,11 +20,11 @@ from twisted_http._conditional import (
     parse_etags,
     parse_http_date,
 )
-from twisted_http._headers import Headers
-from twisted_http._mimetypes import ContentTypes
-from twisted_http._paths import BadPath, split_path
-from twisted_http._ranges import ByteRange, Multipart, parse_range, select
-from twisted_http._static import _negotiate
+from twisted_http.static.handler import _negotiate
+from twisted_http.static.mimetypes import ContentTypes
+from twisted_http.static.paths import BadPath, split_path
+from twisted_http.static.ranges import ByteRange, Multipart, parse_range, select
+from twisted_http.wire.headers import Headers
 
 # -- paths -----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python.usage import UsageError
 
 from twisted_http import ServerConfig
-from twisted_http.tap import makeService
+from twisted_http.serve.tap import makeService
 
 from .support import parse
 
@@ -202,7 +202,7 @@ def test_plugin_is_lazy_and_found_by_twistd() -> None:
     from twisted.plugin import getPlugins
 
     makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
-    assert makers["minihttp"].module == "twisted_http.tap"
+    assert makers["minihttp"].module == "twisted_http.serve.tap"
     source = (Path(__file__).parent.parent / "twisted/plugins/minihttp_plugin.py").read_text()
     imported = [
         node.module if isinstance(node, ast.ImportFrom) else node.names[0].name

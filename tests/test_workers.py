@@ -21,10 +21,15 @@ from twisted.logger import eventAsJSON, eventFromJSON, formatEvent
 from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 
-from twisted_http._listeners import REUSE_PORT_BALANCES, TCPAddress, open_listeners, tcp_address
-from twisted_http._worker import LogPipe, ParentWatch
-from twisted_http._workers import KILL_AFTER, RESTART_DELAY, WorkerPool
-from twisted_http.tap import MAX_WORKERS, makeService
+from twisted_http.serve.listeners import (
+    REUSE_PORT_BALANCES,
+    TCPAddress,
+    open_listeners,
+    tcp_address,
+)
+from twisted_http.serve.tap import MAX_WORKERS, makeService
+from twisted_http.serve.worker import LogPipe, ParentWatch
+from twisted_http.serve.workers import KILL_AFTER, RESTART_DELAY, WorkerPool
 
 from .support import free_port, parse, recorded_log, wait_until_serving
 
@@ -210,7 +215,7 @@ def test_pool_starts_each_worker_with_its_sockets_and_the_arguments(pool: Any) -
     assert len(reactor.spawned) == 2
     for spawned in reactor.spawned:
         assert spawned["executable"] == "/usr/bin/python3"
-        assert spawned["args"] == ["/usr/bin/python3", "-m", "twisted_http._worker", "3", "--",
+        assert spawned["args"] == ["/usr/bin/python3", "-m", "twisted_http.serve.worker", "3", "--",
                                    "--workers", "2", "--static", "static"]
         assert spawned["path"] == "/srv"
         fds = spawned["fds"]

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from twisted_http._wsgi import WSGIHandler
 from twisted_http.testing import (
     FakeConnection,
     InlineReactor,
@@ -20,6 +19,7 @@ from twisted_http.testing import (
     QueuedThreadPool,
     parse_responses,
 )
+from twisted_http.wsgi.handler import WSGIHandler
 
 from .apps.support import failures, recorded_log, serve
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from twisted_http import Router
-from twisted_http._request import ConnectionInfo
-from twisted_http._wsgi import FileWrapper, WSGIHandler
+from twisted_http.channel.request import ConnectionInfo
 from twisted_http.testing import FakeConnection, InlineReactor, InlineThreadPool
+from twisted_http.wsgi.handler import FileWrapper, WSGIHandler
 
 from .apps.support import recorded_log, serve
 

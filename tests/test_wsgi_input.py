@@ -279,7 +279,7 @@ def test_any_delivery_and_any_reads_give_the_body_back(seed: int) -> None:
     back whole and in order, and readline() stops just after each newline."""
     import random
 
-    from twisted_http._wsgi_io import WSGIInput
+    from twisted_http.wsgi.io import WSGIInput
 
     rng = random.Random(seed)
     body = bytes(rng.choice(b"ab\n") for _ in range(rng.randrange(0, 3000)))

@@ -16,9 +16,9 @@ import pytest
 from twisted.python.threadpool import ThreadPool
 
 from twisted_http import Router, ServerConfig
-from twisted_http._wsgi import WSGIHandler
-from twisted_http._wsgi_output import HELD_AT_END, Outbox
 from twisted_http.testing import FakeConnection, InlineThreadPool, parse_responses
+from twisted_http.wsgi.handler import WSGIHandler
+from twisted_http.wsgi.output import HELD_AT_END, Outbox
 
 from .apps.support import QueuedReactor, failures, recorded_log, serve, started_pool
 

@@ -15,8 +15,8 @@ import pytest
 from twisted.internet.task import Clock
 from twisted.python.threadpool import ThreadPool
 
-from twisted_http import _wsgi_threads
-from twisted_http._wsgi_threads import STALL, Dispatcher, ReactorQueue
+from twisted_http.wsgi import threads as _wsgi_threads
+from twisted_http.wsgi.threads import STALL, Dispatcher, ReactorQueue
 
 from .apps.support import failures, recorded_log, started_pool
 

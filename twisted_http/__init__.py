@@ -1,7 +1,13 @@
 """minihttp: a small, strict, fast HTTP/1.1 server for static files and WSGI apps, on Twisted."""
 
-from ._config import ServerConfig
-from ._errors import (
+from .channel.factory import HTTPFactory
+from .channel.interfaces import IBodyReceiver, IRequestHandler
+from .channel.protocol import HTTPChannel
+from .channel.request import ConnectionInfo, Request, RequestBody
+from .channel.response import Response
+from .channel.routing import Router
+from .static.handler import StaticFiles
+from .wire.errors import (
     BadRequest,
     ContentTooLarge,
     ExpectationFailed,
@@ -13,16 +19,10 @@ from ._errors import (
     URITooLong,
     VersionNotSupported,
 )
-from ._factory import HTTPFactory
-from ._fields import HeaderBlock
-from ._headers import Headers
-from ._interfaces import IBodyReceiver, IRequestHandler
-from ._protocol import HTTPChannel
-from ._request import ConnectionInfo, Request, RequestBody
-from ._response import Response
-from ._routing import Router
-from ._static import StaticFiles
-from ._wsgi import WSGIHandler
+from .wire.fields import HeaderBlock
+from .wire.headers import Headers
+from .wire.limits import ServerConfig
+from .wsgi.handler import WSGIHandler
 
 __all__ = [
     "BadRequest",

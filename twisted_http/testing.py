@@ -19,13 +19,13 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
-from ._config import ServerConfig
-from ._factory import HTTPFactory
-from ._headers import Headers
-from ._interfaces import IRequestHandler
-from ._protocol import HTTPChannel
-from ._routing import Router
-from ._serializer import request_bytes
+from .channel.factory import HTTPFactory
+from .channel.interfaces import IRequestHandler
+from .channel.protocol import HTTPChannel
+from .channel.routing import Router
+from .wire.headers import Headers
+from .wire.limits import ServerConfig
+from .wire.serializer import request_bytes
 
 __all__ = [
     "BufferedTransport",

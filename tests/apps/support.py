@@ -15,8 +15,8 @@ from twisted.python.threadpool import ThreadPool
 
 from tests.support import recorded_log  # noqa: F401 - re-exported
 from twisted_http import Router, ServerConfig
-from twisted_http._wsgi import WSGIHandler
 from twisted_http.testing import FakeConnection, InlineReactor, InlineThreadPool
+from twisted_http.wsgi.handler import WSGIHandler
 
 App = Callable[..., Any]
 

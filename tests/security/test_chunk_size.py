@@ -7,8 +7,8 @@ import time
 import pytest
 
 from twisted_http import ServerConfig
-from twisted_http._errors import BadRequest
-from twisted_http._parser import MAX_CHUNK_LINE
+from twisted_http.wire.errors import BadRequest
+from twisted_http.wire.parser import MAX_CHUNK_LINE
 
 from .._parser_driver import feed
 from ._support import refused, replay

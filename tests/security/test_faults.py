@@ -14,8 +14,8 @@ from twisted.internet import reactor
 from twisted.python.threadpool import ThreadPool
 
 from twisted_http import HTTPFactory, Router, StaticFiles
-from twisted_http._wsgi import WSGIHandler
 from twisted_http.testing import parse_responses
+from twisted_http.wsgi.handler import WSGIHandler
 
 from ._loopback import Listening, connect, sleep, wait_until
 from ._support import Recorder, failures, recorded_log

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from twisted_http import Router, StaticFiles
-from twisted_http._wsgi import WSGIHandler
 from twisted_http.testing import FakeConnection, InlineReactor, InlineThreadPool, QueuedThreadPool
+from twisted_http.wsgi.handler import WSGIHandler
 
 from ..handlers import Fixed
 from ._support import Recorder, lines, recorded_log, refused, wsgi_environs

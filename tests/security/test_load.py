@@ -25,8 +25,8 @@ from twisted.internet.protocol import Protocol
 from twisted.python.threadpool import ThreadPool
 
 from twisted_http import HTTPFactory, Router, StaticFiles
-from twisted_http._wsgi import WSGIHandler
 from twisted_http.testing import parse_responses
+from twisted_http.wsgi.handler import WSGIHandler
 
 from ..support import free_port
 from ._loopback import Listening, connect, wait_until

@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from twisted_http import Router, ServerConfig
-from twisted_http._wsgi import WSGIHandler
 from twisted_http.testing import FakeConnection, InlineReactor, QueuedThreadPool
+from twisted_http.wsgi.handler import WSGIHandler
 
 from ._support import refused, replay, wsgi_environs
 

@@ -4,7 +4,7 @@ from twisted.application.service import ServiceMaker
 
 minihttp = ServiceMaker(
     "minihttp",
-    "twisted_http.tap",
+    "twisted_http.serve.tap",
     "A small, strict HTTP/1.1 server for static files and WSGI apps.",
     "minihttp",
 )

@@ -47,7 +47,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger, eventFromJSON, globalLogPublisher
 from twisted.python.failure import Failure
 
-from ._listeners import REUSE_PORT_BALANCES, TCPAddress, open_listeners
+from .listeners import REUSE_PORT_BALANCES, TCPAddress, open_listeners
 
 log = Logger()
 
@@ -62,7 +62,7 @@ STABLE_AFTER = 30.0
 KILL_AFTER = 10.0
 # A worker's output line longer than this is logged in pieces rather than held.
 MAX_LINE = 1 << 20
-WORKER_MODULE = "twisted_http._worker"
+WORKER_MODULE = "twisted_http.serve.worker"
 
 
 @attrs.define
@@ -211,7 +211,8 @@ class WorkerPool(Service):
     def _environment(self) -> dict[str, str]:
         """Ours, with this copy of twisted_http importable even if sys.path was changed."""
         env = dict(os.environ)
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        here = os.path.dirname(package)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), here]))
         return env
 

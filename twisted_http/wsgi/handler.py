@@ -36,12 +36,12 @@ from twisted.protocols.basic import FileSender
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._fields import HeaderBlock
-from ._interfaces import IRequestHandler
-from ._request import Request
-from ._response import Response
-from ._wsgi_environ import Head, make_environ, response_head
-from ._wsgi_io import (
+from ..channel.interfaces import IRequestHandler
+from ..channel.request import Request
+from ..channel.response import Response
+from ..wire.fields import HeaderBlock
+from .environ import Head, make_environ, response_head
+from .io import (
     EMPTY_INPUT,
     EmptyInput,
     FileWrapper,
@@ -50,8 +50,8 @@ from ._wsgi_io import (
     WSGIErrors,
     WSGIInput,
 )
-from ._wsgi_output import ClientGone, Outbox, describe
-from ._wsgi_threads import Clock, Dispatcher, ReactorQueue, ThreadPool
+from .output import ClientGone, Outbox, describe
+from .threads import Clock, Dispatcher, ReactorQueue, ThreadPool
 
 __all__ = ["FileWrapper", "WSGIHandler", "WouldDeadlock"]
 

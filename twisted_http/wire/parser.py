@@ -30,8 +30,7 @@ import enum
 import re
 from typing import NamedTuple
 
-from ._config import ServerConfig
-from ._errors import (
+from .errors import (
     BadRequest,
     ContentTooLarge,
     ExpectationFailed,
@@ -41,8 +40,9 @@ from ._errors import (
     URITooLong,
     VersionNotSupported,
 )
-from ._framing import HTTP_10, HTTP_11, keep_alive, request_body_length
-from ._headers import Headers, is_field_value, is_token, lowered_token, parse_list
+from .framing import HTTP_10, HTTP_11, keep_alive, request_body_length
+from .headers import Headers, is_field_value, is_token, lowered_token, parse_list
+from .limits import ServerConfig
 
 
 class State(enum.Enum):

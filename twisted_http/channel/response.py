@@ -18,10 +18,10 @@ from typing import Protocol
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ._fields import fields_of
-from ._flow import Producer
-from ._framing import HTTP_10, BodyMode, response_body_mode
-from ._serializer import LAST_CHUNK, STATUS_LINES, chunk, status_line
+from ..wire.fields import fields_of
+from ..wire.framing import HTTP_10, BodyMode, response_body_mode
+from ..wire.serializer import LAST_CHUNK, STATUS_LINES, chunk, status_line
+from .flow import Producer
 
 
 class _Owner(Protocol):

@@ -35,8 +35,8 @@ from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 from zope.interface import implementer
 
-from ._factory import HTTPFactory
-from ._listeners import adopt_port
+from ..channel.factory import HTTPFactory
+from .listeners import adopt_port
 
 
 class AdoptedPort(Service):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from ._headers import is_field_value, lowered_token
+from .headers import is_field_value, lowered_token
 
 # Hop-by-hop fields belong to the connection, which the server manages
 # (RFC 9110 §7.6.1); a handler setting them would desynchronise framing.

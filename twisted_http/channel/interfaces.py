@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from zope.interface import Interface
 
 if TYPE_CHECKING:
-    from ._request import Request
-    from ._response import Response
+    from .request import Request
+    from .response import Response
 
 
 class IRequestHandler(Interface):

@@ -9,8 +9,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import ISSLTransport, ITransport
 from zope.interface import implementer
 
-from ._headers import Headers
-from ._interfaces import IBodyReceiver
+from ..wire.headers import Headers
+from .interfaces import IBodyReceiver
 
 
 class ConnectionInfo(NamedTuple):

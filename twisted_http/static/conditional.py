@@ -15,7 +15,7 @@ import enum
 import re
 from email.utils import formatdate
 
-from ._headers import Headers
+from ..wire.headers import Headers
 
 # -- entity tags (RFC 9110 §8.8.3) ------------------------------------------
 

@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IPullProducer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ._response import Response
+from .response import Response
 
 # twisted.web and Twisted's own transports use 64 KiB: big enough that the
 # per-call overhead vanishes, small enough that a read never stalls the reactor.

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import enum
 
-from ._errors import BadRequest, NotImplementedCoding
-from ._headers import Headers, is_token, parse_list
+from .errors import BadRequest, NotImplementedCoding
+from .headers import Headers, is_token, parse_list
 
 HTTP_10 = b"HTTP/1.0"
 HTTP_11 = b"HTTP/1.1"

@@ -25,12 +25,12 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 from twisted.python.threadpool import ThreadPool
 
-from ._config import ServerConfig
-from ._factory import HTTPFactory
-from ._interfaces import IRequestHandler
-from ._listeners import TCPAddress, tcp_address
-from ._routing import Router, normalize_prefix
-from ._static import StaticFiles
+from ..channel.factory import HTTPFactory
+from ..channel.interfaces import IRequestHandler
+from ..channel.routing import Router, normalize_prefix
+from ..static.handler import StaticFiles
+from ..wire.limits import ServerConfig
+from .listeners import TCPAddress, tcp_address
 
 DEFAULT_PORT = "tcp:8000"
 DEFAULT_STATIC = "static"
@@ -403,7 +403,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N80
     if reactor is None:
         from twisted.internet import reactor
     if options["workers"] > 1:
-        from ._workers import WorkerPool
+        from .workers import WorkerPool
 
         return WorkerPool(options["argv"], options["cwd"], options["addresses"],
                           options["workers"], reactor)
@@ -429,7 +429,7 @@ def make_site(options: Options, reactor: Any, service: MultiService) -> HTTPFact
             if pool is None:
                 pool = ThreadPool(minthreads=0, maxthreads=config.threads, name="minihttp-wsgi")
                 _ThreadPoolService(pool).setServiceParent(service)
-            from ._wsgi import WSGIHandler
+            from ..wsgi.handler import WSGIHandler
 
             mounts.append((prefix, WSGIHandler(
                 target, thread_pool=pool, reactor=reactor,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ._interfaces import IRequestHandler
+from .interfaces import IRequestHandler
 
 
 def normalize_prefix(prefix: str | bytes) -> bytes:

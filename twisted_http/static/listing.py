@@ -16,7 +16,7 @@ import time
 from html import escape
 from urllib.parse import quote
 
-from ._paths import is_within
+from .paths import is_within
 
 # Entries beyond this are not listed (the page says how many were left out):
 # one request must not make the server stat a million files and build a

@@ -28,15 +28,15 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._deadline import Deadline
-from ._errors import BadRequest, ProtocolError, RequestTimeout
-from ._flow import Producer, WriteFlow
-from ._parser import RequestHead, RequestParser, State
-from ._request import ConnectionInfo, Request, RequestBody
-from ._response import Response
+from ..wire.errors import BadRequest, ProtocolError, RequestTimeout
+from ..wire.parser import RequestHead, RequestParser, State
+from .deadline import Deadline
+from .flow import Producer, WriteFlow
+from .request import ConnectionInfo, Request, RequestBody
+from .response import Response
 
 if TYPE_CHECKING:
-    from ._factory import HTTPFactory
+    from .factory import HTTPFactory
 
 _RAW_STATES = frozenset({State.BODY, State.CHUNK_DATA})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ._conditional import Outcome, evaluate, if_range_holds
-from ._filecache import Representation
-from ._headers import Headers
-from ._ranges import Multipart, select, unsatisfied_range
-from ._request import Request
-from ._response import Response
-from ._sender import CHUNK_SIZE, FileSender, Piece
+from ..channel.request import Request
+from ..channel.response import Response
+from ..channel.sender import CHUNK_SIZE, FileSender, Piece
+from ..wire.headers import Headers
+from .conditional import Outcome, evaluate, if_range_holds
+from .filecache import Representation
+from .ranges import Multipart, select, unsatisfied_range
 
 Header = tuple[bytes, bytes]
 

@@ -31,10 +31,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._request import Request
-from ._response import Response
-from ._wsgi_environ import Head
-from ._wsgi_io import ThreadHop, WouldDeadlock
+from ..channel.request import Request
+from ..channel.response import Response
+from .environ import Head
+from .io import ThreadHop, WouldDeadlock
 
 _log = Logger(namespace="twisted_http.wsgi")
 

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
-from ._wsgi_io import ThreadHop
+from .io import ThreadHop
 
 _log = Logger(namespace="twisted_http.wsgi")
 

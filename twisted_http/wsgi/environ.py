@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from ._fields import HeaderBlock
-from ._headers import is_field_value
-from ._request import Request
+from ..channel.request import Request
+from ..wire.fields import HeaderBlock
+from ..wire.headers import is_field_value
 
 Head = tuple[int, Iterable[tuple[bytes, bytes]], bytes]
 

@@ -7,11 +7,11 @@ from typing import Any
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 
-from ._config import ServerConfig
-from ._protocol import HTTPChannel
-from ._response import error_page
-from ._routing import Router
-from ._serializer import DefaultFields, HTTPDate, response_head
+from ..wire.limits import ServerConfig
+from ..wire.serializer import DefaultFields, HTTPDate, response_head
+from .protocol import HTTPChannel
+from .response import error_page
+from .routing import Router
 
 
 class HTTPFactory(Factory):

@@ -20,8 +20,8 @@ from typing import IO, Any, Protocol
 
 from zope.interface import implementer
 
-from ._interfaces import IBodyReceiver
-from ._request import RequestBody
+from ..channel.interfaces import IBodyReceiver
+from ..channel.request import RequestBody
 
 
 class ThreadHop(Protocol):

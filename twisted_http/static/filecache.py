@@ -87,8 +87,8 @@ import time
 
 import attrs
 
-from ._conditional import http_date, make_etag
-from ._fields import HeaderBlock
+from ..wire.fields import HeaderBlock
+from .conditional import http_date, make_etag
 
 Header = tuple[bytes, bytes]
 

@@ -26,9 +26,14 @@ from urllib.parse import quote
 
 from zope.interface import implementer
 
-from ._conditional import Outcome, evaluate
-from ._delivery import NOSNIFF, deliver, error
-from ._filecache import (
+from ..channel.interfaces import IRequestHandler
+from ..channel.request import Request
+from ..channel.response import Response
+from ..channel.sender import CHUNK_SIZE
+from ..wire.headers import Headers, parse_list
+from .conditional import Outcome, evaluate
+from .delivery import NOSNIFF, deliver, error
+from .filecache import (
     DEFAULT_BYTES,
     DEFAULT_ENTRIES,
     Entry,
@@ -38,15 +43,10 @@ from ._filecache import (
     identity,
     unchanged,
 )
-from ._headers import Headers, parse_list
-from ._interfaces import IRequestHandler
-from ._listing import listing_page
-from ._mimetypes import ContentTypes
-from ._paths import BadPath, Found, Kind, is_hidden, is_within, open_regular, resolve, split_path
-from ._ranges import DEFAULT_MAX_RANGES
-from ._request import Request
-from ._response import Response
-from ._sender import CHUNK_SIZE
+from .listing import listing_page
+from .mimetypes import ContentTypes
+from .paths import BadPath, Found, Kind, is_hidden, is_within, open_regular, resolve, split_path
+from .ranges import DEFAULT_MAX_RANGES
 
 Header = tuple[bytes, bytes]
 

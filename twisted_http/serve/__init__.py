@@ -1,0 +1,3 @@
+"""Running the server: the twistd command line and service, worker processes and
+their listening sockets.
+"""

@@ -1,0 +1,3 @@
+"""The static-files handler and its helpers: paths, types, validators, ranges, the
+cache of lookups and the listing page.
+"""
