@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-PORT ?= 8000
+# make run PORT=8080 overrides the port of web_server.toml.
+PORT ?=
 PYTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 BENCH_ARGS ?=
@@ -17,9 +18,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat -e '.[test]'
 	touch $@
 
-## run: serve the bundled static/ site on http://localhost:$(PORT)/
+## run: serve the bundled site (web_server.toml: static/ and dynamic/) on http://localhost:8000/
 run: $(STAMP)
-	$(BIN)/twistd --nodaemon --pidfile= minihttp --port $(PORT) --static static
+	$(BIN)/twistd --nodaemon --pidfile= minihttp --config web_server.toml $(if $(PORT),--port $(PORT))
 
 ## test: build the environment and run every test
 test: $(STAMP)
@@ -39,7 +40,7 @@ load: $(STAMP)
 	MINIHTTP_LOAD=long $(BIN)/python -m pytest -p no:cacheprovider -s tests/security/test_load.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check twisted_http twisted tests bench
+	$(BIN)/ruff check twisted_http twisted tests bench dynamic
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
