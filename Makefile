@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 BENCH_ARGS ?=
 
-.PHONY: run test lint typecheck check bench fuzz load clean
+.PHONY: run test lint typecheck check bench fuzz load clean browser-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,23 @@ run: $(STAMP)
 ## test: build the environment and run every test
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+BROWSER_STAMP := $(VENV)/.browser-stamp
+
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat -e '.[test,browser]'
+	touch $@
+
+## browser-test: the bundled site in headless Chromium (Debian's chromium, installed with apt when missing)
+browser-test: $(BROWSER_STAMP)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "browser-test: needs Debian's chromium and chromium-driver, and apt-get is not here to install them" >&2; \
+	    exit 1; \
+	  fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+	MINIHTTP_BROWSER=1 $(BIN)/python -m pytest -p no:cacheprovider tests/browser $(PYTEST_ARGS)
 
 ## bench: every workload against every server, and the in-process figure (docs/benchmarks.md)
 bench: $(STAMP)
