@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 BENCH_ARGS ?=
 
-.PHONY: run test lint typecheck check bench fuzz load clean browser-test
+.PHONY: run test lint typecheck check bench fuzz load clean browser-test docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,19 @@ browser-test: $(BROWSER_STAMP)
 	fi
 	MINIHTTP_BROWSER=1 $(BIN)/python -m pytest -p no:cacheprovider tests/browser $(PYTEST_ARGS)
 
+DOCS_STAMP := $(VENV)/.docs-stamp
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat -e '.[test,docs]'
+	touch $@
+
+## docs: the documentation site (Sphinx + MyST) in docs/_build/html, warnings as errors
+docs: $(DOCS_STAMP)
+	@command -v dot >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "docs: needs Graphviz's dot, and apt-get is not here to install it" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 ## bench: every workload against every server, and the in-process figure (docs/benchmarks.md)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
@@ -57,7 +70,7 @@ load: $(STAMP)
 	MINIHTTP_LOAD=long $(BIN)/python -m pytest -p no:cacheprovider -s tests/security/test_load.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check twisted_http twisted tests bench dynamic
+	$(BIN)/ruff check twisted_http twisted tests bench dynamic docs/_ext docs/conf.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -65,5 +78,5 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	rm -f twisted/plugins/dropin.cache

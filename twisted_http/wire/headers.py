@@ -74,7 +74,7 @@ class Headers:
         return [value for key, value in self._pairs if key == name]
 
     def get_joined(self, name: bytes) -> bytes | None:
-        """All values of ``name`` joined by ``, `` (RFC 9110 §5.3), or None."""
+        """All values of ``name`` joined by ``b", "`` (RFC 9110 §5.3), or None."""
         values = self.get_all(name)
         return b", ".join(values) if values else None
 
