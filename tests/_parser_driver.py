@@ -4,7 +4,7 @@ When the parser wants a request line and the buffer holds a whole head, the
 head goes to ``head_received`` in one call, as the channel sends it. Otherwise,
 in line mode the buffer is split on CRLF; a line longer than the parser's
 ``max_line_length``, or a buffer with no CRLF that has reached that length plus
-two, becomes ``line_too_long()`` (Twisted's ``LineReceiver.dataReceived`` rule).
+two, becomes ``line_too_long(what arrived)`` (Twisted's ``LineReceiver.dataReceived`` rule).
 In raw mode the whole buffer goes to ``data_received`` and what it leaves over
 goes back to line mode. After DONE the driver calls ``start_next()``, as the
 channel does once a response is out, so pipelined requests keep parsing.
@@ -92,10 +92,10 @@ class ParserDriver:
                 line, found, rest = self._buffer.partition(DELIMITER)
                 if not found:
                     if len(self._buffer) >= limit + len(DELIMITER):
-                        raise parser.line_too_long()
+                        raise parser.line_too_long(self._buffer)
                     return
                 if len(line) > limit:
-                    raise parser.line_too_long()
+                    raise parser.line_too_long(line)
                 self._buffer = rest
                 head = parser.line_received(line)
                 if head is not None:

@@ -162,12 +162,15 @@ def test_absolute_form_authority_becomes_host(
         # the method is a token
         (b" / HTTP/1.1", BadRequest, 400),
         (b"G(T / HTTP/1.1", BadRequest, 400),
+        # longer than any method: 501 (RFC 9110 §9.1), never 414
+        (b"A" * 33 + b" / HTTP/1.1", MethodNotImplemented, 501),
+        (b"A" * 32 + b"(" + b" / HTTP/1.1", BadRequest, 400),
         (b"G\"T / HTTP/1.1", BadRequest, 400),
         (b"G\xc3\x89T / HTTP/1.1", BadRequest, 400),
         (b"GE\x00T / HTTP/1.1", BadRequest, 400),
         # the version
         (b"GET / HTTP/2.0", VersionNotSupported, 505),
-        (b"GET / HTTP/1.2", VersionNotSupported, 505),
+        (b"GET / HTTP/2.1", VersionNotSupported, 505),
         (b"GET / HTTP/3.0", VersionNotSupported, 505),
         (b"GET / HTTP/0.9", VersionNotSupported, 505),
         (b"GET / http/1.1", BadRequest, 400),
@@ -229,6 +232,40 @@ def test_bad_request_lines_are_refused(
     assert outcome.messages == []
     assert outcome.error is not None
     assert_error(outcome.error, kind, status)
+
+
+@pytest.mark.parametrize("minor", [b"2", b"5", b"9"])
+def test_a_higher_http_1_minor_version_is_processed_as_1_1(minor: bytes) -> None:
+    """RFC 9112 §2.3 / RFC 9110 §6.2: HTTP/1.2 and up are HTTP/1.1 to a 1.1 server."""
+    data = req(b"POST /a HTTP/1." + minor, b"Host: a", b"Content-Length: 2", body=b"hi")
+    message = one(data)
+    assert message.head.version == b"HTTP/1.1"
+    assert message.head.keep_alive
+    assert message.body == b"hi"
+    assert_error(refused(req(b"GET / HTTP/1." + minor)), BadRequest, 400)  # and Host is required
+
+
+def test_a_longest_method_is_still_a_method() -> None:
+    """A 32-byte token is a method like any other: the handler decides what it means."""
+    method = b"UPDATEREDIRECTREF-" + b"X" * 14
+    assert one(req(method + b" / HTTP/1.1")).head.method == method
+
+
+@pytest.mark.parametrize(
+    ("method", "kind", "status"),
+    [
+        (b"A" * 100, MethodNotImplemented, 501),
+        (b"A" * 20 + b"(" + b"A" * 79, BadRequest, 400),
+        (b"A" * 40 + b"\x00" + b"A" * 59, BadRequest, 400),
+    ],
+)
+def test_a_method_past_the_line_limit_is_501_or_400_not_414(
+    method: bytes, kind: type[ProtocolError], status: int
+) -> None:
+    """RFC 9110 §9.1: an over-long method is 501 (400 if not a token); 414 is for the target."""
+    assert_error(refused(req(method + b" / HTTP/1.1"), SMALL), kind, status)
+    # Also before the line ends: a method that never stops.
+    assert_error(refused(method * 3, SMALL), kind, status)
 
 
 def test_request_line_at_its_limit_is_accepted() -> None:
@@ -375,12 +412,11 @@ def test_obs_fold_is_refused(fields: tuple[bytes, ...]) -> None:
 @pytest.mark.parametrize(
     "host",
     [b"example.com", b"example.com:8080", b"EXAMPLE.com", b"127.0.0.1:80", b"[::1]", b"[::1]:80",
-     b"xn--bcher-kva.example", b"a_b~c!$&'()*+,;=%41", b"example.com:", b""],
+     b"xn--bcher-kva.example", b"a_b~c!$&'()*+,;=%41", b"example.com:"],
 )
 def test_valid_host_is_taken(host: bytes) -> None:
-    """A well-formed Host (reg-name, IPv4, IP literal, optional port, or empty) is the host."""
-    line = b"Host: " + host if host else b"Host:"
-    assert one(req(b"GET / HTTP/1.1", line)).head.host == host
+    """A well-formed Host (reg-name, IPv4, IP literal, optional port) is the host."""
+    assert one(req(b"GET / HTTP/1.1", b"Host: " + host)).head.host == host
 
 
 @pytest.mark.parametrize(
@@ -406,6 +442,21 @@ def test_bad_host_is_400(fields: tuple[bytes, ...]) -> None:
     lines = [b"GET / HTTP/1.1", *fields]
     data = b"\r\n".join(lines) + b"\r\n\r\n"
     assert_error(refused(data), BadRequest, 400)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"GET / HTTP/1.1", b"GET /a?b HTTP/1.1", b"GET / HTTP/1.0", b"OPTIONS * HTTP/1.1"],
+)
+@pytest.mark.parametrize("host", [b"Host:", b"Host: ", b"Host: :80", b"Host: :"])
+def test_empty_host_is_400_unless_the_target_names_one(line: bytes, host: bytes) -> None:
+    """RFC 9110 §4.2.1, RFC 9112 §3.2/§3.3: Host would make an http URI with an empty host."""
+    assert_error(refused(req(line, host)), BadRequest, 400)
+
+
+def test_empty_host_with_an_absolute_target_is_the_targets() -> None:
+    """In absolute form the target's authority is the host, and an empty Host is allowed."""
+    assert one(req(b"GET http://a/ HTTP/1.1", b"Host:")).head.host == b"a"
 
 
 def test_host_is_optional_on_http_10() -> None:
@@ -967,7 +1018,7 @@ def test_line_too_long_names_the_right_error(
     parser = RequestParser(DEFAULT)
     for line in lines:
         parser.line_received(line)
-    assert_error(parser.line_too_long(), kind, status)
+    assert_error(parser.line_too_long(b"GET /" + b"a" * 9000), kind, status)
     assert parser.state is State.FAILED
 
 
@@ -1077,7 +1128,7 @@ def requests(draw: st.DrawFn) -> Generated:
 
     if version == b"HTTP/1.1" or draw(st.booleans()):
         field(draw(st.sampled_from([b"Host", b"host", b"HOST"])),
-              draw(st.sampled_from([b"example.com", b"a:8080", b"[::1]", b""])))
+              draw(st.sampled_from([b"example.com", b"a:8080", b"[::1]", b"a:"])))
     for name, value in draw(st.lists(st.tuples(field_names, field_values), max_size=6)):
         field(name, value)
     body = draw(st.binary(max_size=100))

@@ -504,6 +504,10 @@ SMALL = ServerConfig(max_request_line=64, max_header_line=64, max_head_size=256,
         (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: 1\r\n" * 4 + b"\r\n", 431),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413),
         (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        (b"A" * 100 + b" / HTTP/1.1\r\nHost: a\r\n\r\n", 501),  # RFC 9110 §9.1, not 414
+        (b"A" * 100, 501),  # no CRLF yet, and already longer than any method
+        (b"A(" * 50, 400),
+        (b"GET / HTTP/1.1\r\nHost:\r\n\r\n", 400),  # empty Host: RFC 9110 §4.2.1
         (b"GET / HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
@@ -527,6 +531,15 @@ def test_bad_requests_are_answered_and_closed(data: bytes, status: int) -> None:
     assert 0 < len(response.body) < 400
     assert conn.closed
     assert fixed.count == 0
+
+
+def test_http_1_2_is_answered_as_http_1_1() -> None:
+    """RFC 9112 §2.3: a higher 1.x minor version is processed as 1.1 and answered HTTP/1.1."""
+    conn = FakeConnection(Fixed())
+    conn.send(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n" + GET)
+    first, second = conn.responses()  # parse_responses takes only "HTTP/1.1" status lines
+    assert (first.status, second.status) == (200, 200)
+    assert not conn.closed  # persistent, as 1.1 is
 
 
 def test_bytes_after_a_bad_request_are_never_parsed() -> None:

@@ -230,6 +230,8 @@ async def test_if_modified_since(connect: Connect, root: Path) -> None:
     """If-Modified-Since: 304 at or after the mtime, 200 before it or when not a date."""
     client = connect()
     mtime = (root / "hello.txt").stat().st_mtime
+    os.utime(root / "hello.txt", (mtime - 7200, mtime - 7200))
+    mtime -= 7200
     for value, status in [
         (http_date(mtime), 304),
         (http_date(mtime + 3600), 304),
@@ -242,10 +244,22 @@ async def test_if_modified_since(connect: Connect, root: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_if_modified_since_in_the_future_is_ignored(connect: Connect, root: Path) -> None:
+    """A date later than the server's clock is invalid and ignored (RFC 9110 §13.1.3): 200."""
+    client = connect()
+    for value in (http_date(time.time() + 3600), b"Fri, 31 Dec 9999 23:59:59 GMT"):
+        reply = await client.request(b"GET", b"/hello.txt", [(b"If-Modified-Since", value)])
+        assert reply.status == 200, value
+        assert reply.body == b"hello world\n"
+
+
+@pytest_twisted.ensureDeferred
 async def test_obsolete_date_forms_are_understood(connect: Connect, root: Path) -> None:
     """RFC 850 and asctime dates are HTTP-dates too (RFC 9110 §5.6.7)."""
     client = connect()
-    mtime = time.gmtime((root / "hello.txt").stat().st_mtime + 60)
+    stamp = (root / "hello.txt").stat().st_mtime - 7200
+    os.utime(root / "hello.txt", (stamp, stamp))
+    mtime = time.gmtime(stamp + 60)
     for value in (time.strftime("%A, %d-%b-%y %H:%M:%S GMT", mtime),
                   time.strftime("%a %b %e %H:%M:%S %Y", mtime)):
         reply = await client.request(b"GET", b"/hello.txt",

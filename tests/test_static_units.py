@@ -178,6 +178,13 @@ def test_precondition_order(fields: list[tuple[bytes, bytes]], outcome: Outcome)
     assert evaluate(Headers(fields), b"GET", ETAG, MTIME) is outcome
 
 
+def test_if_modified_since_later_than_now_is_ignored() -> None:
+    """RFC 9110 §13.1.3: a date later than the server's current time is invalid: no 304."""
+    since = [(b"if-modified-since", http_date(MTIME + 60))]
+    assert evaluate(Headers(since), b"GET", ETAG, MTIME, now=MTIME + 30) is Outcome.PROCEED
+    assert evaluate(Headers(since), b"GET", ETAG, MTIME, now=MTIME + 60) is Outcome.NOT_MODIFIED
+
+
 def test_if_range_rules() -> None:
     """If-Range: a strong exact tag or the exact date; weak tags, other dates, repeats fail."""
     assert if_range_holds(Headers(), ETAG, MTIME)

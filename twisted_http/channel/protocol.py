@@ -215,7 +215,7 @@ class HTTPChannel(LineReceiver):
         self._follow_parser(rest)
 
     def lineLengthExceeded(self, line: bytes) -> None:
-        self._refuse(self._parser.line_too_long())
+        self._refuse(self._parser.line_too_long(line))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._connection is not None:

@@ -13,6 +13,7 @@ import calendar
 import datetime
 import enum
 import re
+import time
 from email.utils import formatdate
 
 from ..wire.headers import Headers
@@ -139,11 +140,13 @@ class Outcome(enum.Enum):
 
 
 def evaluate(headers: Headers, method: bytes, etag: bytes | None,
-             last_modified: int | None) -> Outcome:
+             last_modified: int | None, now: float | None = None) -> Outcome:
     """The preconditions of a GET or HEAD, in RFC 9110 §13.2.2 order.
 
     ``last_modified`` is whole seconds since the epoch, or None when the
     representation has no modification date (the date fields are then ignored).
+    ``now`` is the server's clock (the wall clock when None), which an
+    If-Modified-Since date must not be later than.
     """
     if_match = headers.get_joined(b"if-match")
     if if_match is not None:
@@ -164,7 +167,11 @@ def evaluate(headers: Headers, method: bytes, etag: bytes | None,
         # Step 4: only without If-None-Match, which is the more precise of the two.
         since = _single_date(headers, b"if-modified-since")
         if since is not None and last_modified is not None and last_modified <= since:
-            return Outcome.NOT_MODIFIED
+            # RFC 9110 §13.1.3: a date later than the server's current time is
+            # invalid, and the field is then ignored. A client that echoes a
+            # date of its own clock, ahead of ours, must not freeze its copy.
+            if since <= (time.time() if now is None else now):
+                return Outcome.NOT_MODIFIED
     return Outcome.PROCEED
 
 

@@ -35,14 +35,18 @@ from .errors import (
     ContentTooLarge,
     ExpectationFailed,
     HeaderFieldsTooLarge,
-    MethodNotImplemented,
     ProtocolError,
-    URITooLong,
-    VersionNotSupported,
 )
-from .framing import HTTP_10, HTTP_11, keep_alive, request_body_length
-from .headers import Headers, is_field_value, is_token, lowered_token, parse_list
+from .framing import HTTP_11, keep_alive, request_body_length
+from .headers import Headers, is_field_value, lowered_token, parse_list
 from .limits import ServerConfig
+from .requestline import (
+    check_host,
+    check_method,
+    check_version,
+    request_line_too_long,
+    split_target,
+)
 
 
 class State(enum.Enum):
@@ -60,18 +64,6 @@ class State(enum.Enum):
 LINE_STATES = frozenset(
     {State.REQUEST_LINE, State.HEADERS, State.CHUNK_SIZE, State.CHUNK_END, State.TRAILERS}
 )
-
-_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
-
-# request-target (RFC 9112 §3.2): visible ASCII only. '#' never belongs to a
-# request, and controls, spaces and raw non-ASCII are refused rather than guessed at.
-_TARGET_CHARS = re.compile(rb"[\x21\x22\x24-\x7e]+")
-_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-_ABSOLUTE_FORM = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?]*)(.*)", re.DOTALL)
-_AUTHORITY_FORM = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+):[0-9]+")
-
-# Host (RFC 9110 §7.2): uri-host [ ":" port ]; an IP literal in brackets or a reg-name.
-_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
 
 # chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1). Hex digits only and at
 # most 16 of them: no "0x", signs or underscores (waitress CVE-2022-24761), and no
@@ -157,11 +149,15 @@ class RequestParser:
             return MAX_CHUNK_LINE
         return 0  # CHUNK_END: only an empty line
 
-    def line_too_long(self) -> ProtocolError:
-        """The error for a line over ``max_line_length``; the parser is then FAILED."""
+    def line_too_long(self, line: bytes) -> ProtocolError:
+        """The error for a line over ``max_line_length``; the parser is then FAILED.
+
+        ``line`` is what has arrived of it: an over-long request line is told
+        apart from an over-long method by its start.
+        """
         state, self.state = self.state, State.FAILED
         if state is State.REQUEST_LINE:
-            return URITooLong()
+            return request_line_too_long(line)
         if state is State.HEADERS or state is State.TRAILERS:
             return HeaderFieldsTooLarge()
         return BadRequest("Malformed chunked body")
@@ -221,7 +217,7 @@ class RequestParser:
             lines = block.split(b"\r\n")
             line = lines[0]
             if len(line) > self._config.max_request_line:
-                raise URITooLong()
+                raise request_line_too_long(line)
             self._on_request_line(line)
             limit = self._config.max_header_line  # the head-size budget is _header_line's
             fields, framing, field_line = self._fields, self._framing, self._header_line
@@ -265,13 +261,9 @@ class RequestParser:
         if len(parts) != 3:
             raise BadRequest("Malformed request line")
         method, target, version = parts
-        if not is_token(method):
-            raise BadRequest("Malformed method")
-        if version != HTTP_11 and version != HTTP_10:
-            if _VERSION.fullmatch(version):
-                raise VersionNotSupported()
-            raise BadRequest("Malformed HTTP version")
-        path, query, authority = _split_target(method, target)
+        check_method(method)
+        version = check_version(version)
+        path, query, authority = split_target(method, target)
         self._request_line = (method, target, path, query, version, authority)
         self.state = State.HEADERS
 
@@ -311,8 +303,8 @@ class RequestParser:
             raise BadRequest("More than one Host")  # RFC 9112 §3.2
         if not hosts and version == HTTP_11:
             raise BadRequest("Missing Host")
-        if hosts and _HOST.fullmatch(hosts[0]) is None:
-            raise BadRequest("Malformed Host")
+        if hosts:
+            check_host(hosts[0], authority is not None)
         length: int | None = 0
         persist = version == HTTP_11
         expect_continue = False
@@ -365,36 +357,3 @@ class RequestParser:
             raise ContentTooLarge()
         self._remaining = size
         self.state = State.CHUNK_DATA
-
-
-def _split_target(method: bytes, target: bytes) -> tuple[bytes, bytes, bytes | None]:
-    """Split a request-target into (path, query, authority) per RFC 9112 §3.2."""
-    if _TARGET_CHARS.fullmatch(target) is None:
-        raise BadRequest("Malformed request target")
-    if b"%" in target and _BAD_PERCENT.search(target):
-        raise BadRequest("Malformed percent-encoding in request target")
-    if method == b"CONNECT":
-        # RFC 9112 §3.2.3: CONNECT takes the authority-form and nothing else.
-        if _AUTHORITY_FORM.fullmatch(target) is None:
-            raise BadRequest("Malformed CONNECT target")
-        raise MethodNotImplemented()  # a tunnel is not this server's job
-    authority = None
-    if target[0] != 0x2F:  # not origin-form
-        if target == b"*":
-            if method != b"OPTIONS":
-                raise BadRequest("Asterisk target is only for OPTIONS")
-            return b"*", b"", None
-        match = _ABSOLUTE_FORM.fullmatch(target)
-        if match is None or match.group(1).lower() not in (b"http", b"https"):
-            raise BadRequest("Malformed request target")
-        authority, target = match.group(2), match.group(3)
-        if b"@" in authority or _HOST.fullmatch(authority) is None:
-            # RFC 9110 §4.2.4: userinfo is deprecated and a phishing tool.
-            raise BadRequest("Malformed authority in request target")
-        if not authority.partition(b":")[0]:
-            # RFC 9110 §4.2.1: an http(s) URI with an empty host MUST be rejected.
-            raise BadRequest("Empty host in request target")
-        if not target or target[0] == 0x3F:  # "" or "?query": path is "/"
-            target = b"/" + target
-    path, _, query = target.partition(b"?")
-    return path, query, authority
