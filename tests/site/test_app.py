@@ -119,12 +119,6 @@ def test_time_as_html_for_browsers_and_by_default(site: Site, accept: bytes) -> 
     assert answer.header(b"content-type") == b"text/html; charset=utf-8"
 
 
-def test_time_refuses_a_post(site: Site) -> None:
-    answer = site.request(b"POST", b"/time", [(b"Content-Type", FORM)], b"a=b")
-    assert answer.status == 405
-    assert answer.header(b"allow") == b"GET, HEAD"
-
-
 # -- /register -----------------------------------------------------------------------
 
 
@@ -258,10 +252,15 @@ def test_the_body_is_read_by_content_length_only(tmp_path: Path) -> None:
     assert asked == [24]
 
 
-def test_register_refuses_other_methods(site: Site) -> None:
-    answer = site.request(b"DELETE", b"/register")
+@pytest.mark.parametrize(("method", "target", "allow"), [
+    (b"POST", b"/time", b"GET, HEAD"),
+    (b"DELETE", b"/register", b"GET, HEAD, POST"),
+])
+def test_other_methods_get_405_with_allow(site: Site, method: bytes, target: bytes,
+                                          allow: bytes) -> None:
+    answer = site.request(method, target, [(b"Content-Type", FORM)], b"a=b")
     assert answer.status == 405
-    assert answer.header(b"allow") == b"GET, HEAD, POST"
+    assert answer.header(b"allow") == allow
 
 
 # -- everything else -----------------------------------------------------------------
