@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 BENCH_ARGS ?=
 
-.PHONY: run test lint typecheck check bench fuzz load clean browser-test docs
+.PHONY: run test lint typecheck check bench fuzz load clean browser-test docs reference
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ fuzz: $(STAMP)
 ## load: the long load and leak runs (200 connections x 50 requests; 10,000 connections)
 load: $(STAMP)
 	MINIHTTP_LOAD=long $(BIN)/python -m pytest -p no:cacheprovider -s tests/security/test_load.py
+
+## reference: regenerate docs/configuration.md from the settings model (a test checks it is current)
+reference: $(STAMP)
+	$(BIN)/python -m twisted_http.serve.settings --markdown > docs/configuration.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check twisted_http twisted tests bench dynamic docs/_ext docs/conf.py

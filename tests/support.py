@@ -10,7 +10,8 @@ from contextlib import contextmanager
 
 from twisted.logger import LogEvent, globalLogPublisher
 
-from twisted_http.serve.tap import Options
+from twisted_http.serve.options import Options
+from twisted_http.serve.settings import Settings
 
 
 @contextmanager
@@ -45,8 +46,13 @@ def wait_until_serving(port: int, process: subprocess.Popen[bytes], seconds: flo
     raise AssertionError("twistd did not start listening in time")
 
 
-def parse(*argv: str) -> Options:
-    """``twistd minihttp``'s options, parsed from ``argv``."""
+def parse(*argv: str) -> Settings:
+    """``twistd minihttp``'s settings, parsed from ``argv`` (UsageError for a mistake)."""
+    return Options().parse(list(argv))
+
+
+def parse_options(*argv: str) -> Options:
+    """The parsed ``Options``, for ``makeService``."""
     options = Options()
-    options.parseOptions(list(argv))
+    options.parse(list(argv))
     return options

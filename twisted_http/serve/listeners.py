@@ -31,6 +31,11 @@ inherited file descriptor, rather than each worker binding its own:
   port stays bound to minihttp while a worker is down;
 - ``tcp:0`` works: the first socket gets a port from the kernel, the rest bind
   to the same one.
+
+Without workers, ``Listening`` listens on one endpoint. In both ways a port
+that cannot be bound (taken, not allowed) stops twistd with one line,
+``minihttp: cannot listen on tcp:8000: Address already in use``, on stderr and
+in the log, and exit status 1 (``CannotListen``), before anything runs.
 """
 
 from __future__ import annotations
@@ -40,9 +45,16 @@ import sys
 from typing import Any
 
 import attrs
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+log = Logger()
 
 # SO_REUSEPORT spreads connections over the sockets that share a port on Linux
 # (3.9 and later) only; see the module docstring.
@@ -57,6 +69,7 @@ class TCPAddress:
     host: str
     port: int
     backlog: int
+    description: str = attrs.field(default="", eq=False)  # the endpoint string, for messages
 
 
 def tcp_address(description: str) -> TCPAddress | None:
@@ -69,7 +82,8 @@ def tcp_address(description: str) -> TCPAddress | None:
     family = socket.AF_INET6 if isinstance(endpoint, TCP6ServerEndpoint) else socket.AF_INET
     # Twisted keeps what the string said in private attributes; there is no public
     # accessor, and these three have not changed since endpoints were added.
-    return TCPAddress(family, endpoint._interface, endpoint._port, endpoint._backlog)
+    return TCPAddress(family, endpoint._interface, endpoint._port, endpoint._backlog,
+                      description)
 
 
 def open_listeners(
@@ -93,9 +107,12 @@ def open_listeners(
                     opened.append(listener)
                     port = listener.getsockname()[1]  # tcp:0 -> the one the kernel chose
                 slot.append(listener)
-    except BaseException:
+    except BaseException as error:
         for listener in opened:
             listener.close()
+        if isinstance(error, OSError):
+            where = address.description or f"{address.host}:{address.port}"
+            raise CannotListen(where, error.strerror or str(error)) from None
         raise
     return slots
 
@@ -130,3 +147,77 @@ def adopt_port(reactor: Any, fd: int, factory: Factory) -> IListeningPort:
     finally:
         inherited.close()
     return port
+
+
+class CannotListen(SystemExit, Exception):
+    """A port that cannot be bound, raised from ``privilegedStartService``.
+
+    An ``Exception`` so that twistd cleans up as for any start-up failure (it
+    removes its pid file and tells a daemon's parent the reason); a
+    ``SystemExit`` so that it then ends the process with status 1 and no
+    traceback. ``str()`` is the one line to show.
+    """
+
+    def __init__(self, description: str, reason: str) -> None:
+        super().__init__(f"cannot listen on {description}: {reason}")
+        self.code = 1
+
+    def report(self) -> None:
+        """Say it on the real stderr (twistd has redirected ``sys.stderr`` into its log
+        by now) and in the log, which is where a daemon's words go."""
+        stderr = sys.__stderr__
+        if stderr is not None:
+            stderr.write(f"minihttp: {self}\n")
+            stderr.flush()
+        log.critical("minihttp: {reason}", reason=str(self))
+
+
+def _reason(failure: Failure) -> str:
+    error = failure.value
+    if isinstance(error, CannotListenError) and isinstance(error.socketError, OSError):
+        return error.socketError.strerror or str(error.socketError)
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
+
+
+class Listening(Service):
+    """Listens with ``factory`` on one endpoint string while running.
+
+    The port is bound in ``privilegedStartService``, before twistd gives up
+    root; if it cannot be, ``CannotListen`` stops start-up there.
+    """
+
+    def __init__(self, reactor: Any, description: str, factory: Factory) -> None:
+        self.description = description
+        self._reactor = reactor
+        self._factory = factory
+        self._listening: Deferred[IListeningPort] | None = None
+
+    def privilegedStartService(self) -> None:  # noqa: N802 - IService
+        super().privilegedStartService()
+        endpoint = serverFromString(self._reactor, self.description)
+        self._listening = endpoint.listen(self._factory)
+        failures: list[Failure] = []
+        self._listening.addErrback(failures.append)  # synchronous for tcp, unix and ssl
+        if failures:
+            self._listening = None
+            error = CannotListen(self.description, _reason(failures[0]))
+            error.report()
+            raise error
+
+    def startService(self) -> None:
+        if self._listening is None:
+            self.privilegedStartService()
+        super().startService()
+
+    def stopService(self) -> Deferred[None] | None:
+        super().stopService()
+        listening, self._listening = self._listening, None
+        if listening is None:
+            return None
+        return listening.addCallback(_stop_listening)
+
+
+def _stop_listening(port: IListeningPort | None) -> Deferred[None] | None:
+    return None if port is None else port.stopListening()  # None: it failed to listen

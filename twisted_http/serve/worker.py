@@ -140,12 +140,12 @@ class LogPipe:
 
 def worker_service(argv: list[str], fds: list[int], reactor: Any) -> IService:
     """The service one worker runs: minihttp's site for ``argv``, listening on ``fds``."""
-    from .tap import Options, make_site
+    from .options import Options
+    from .tap import make_site
 
-    options = Options()
-    options.parseOptions(argv)
+    settings = Options().parse(argv)
     service = MultiService()
-    factory = make_site(options, reactor, service)
+    factory = make_site(settings, reactor, service)
     for fd in fds:
         AdoptedPort(reactor, fd, factory).setServiceParent(service)
     return service

@@ -47,7 +47,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger, eventFromJSON, globalLogPublisher
 from twisted.python.failure import Failure
 
-from .listeners import REUSE_PORT_BALANCES, TCPAddress, open_listeners
+from .listeners import REUSE_PORT_BALANCES, CannotListen, TCPAddress, open_listeners
 
 log = Logger()
 
@@ -176,7 +176,11 @@ class WorkerPool(Service):
     def privilegedStartService(self) -> None:  # noqa: N802 - IService
         super().privilegedStartService()
         if not self._slots:
-            listeners = open_listeners(self.addresses, self.workers, self.reuse_port)
+            try:
+                listeners = open_listeners(self.addresses, self.workers, self.reuse_port)
+            except CannotListen as error:
+                error.report()
+                raise
             self._slots = [_Slot(number, sockets) for number, sockets in enumerate(listeners)]
 
     def startService(self) -> None:

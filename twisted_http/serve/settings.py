@@ -1,0 +1,436 @@
+"""The settings model: everything ``twistd minihttp`` runs with, one frozen, validated tree.
+
+``Settings`` holds the ports, the mounts (``StaticMount``, ``WSGIMount``), the
+worker count, the Python path and three sections: ``limits`` (the
+``ServerConfig`` the connection reads), ``static_options`` and
+``wsgi_options`` (the defaults of every static and WSGI mount). The command
+line (``options``) and the config file (``configfile``) both produce it
+through one conversion (``convert.build_settings``); nothing else reads raw
+options. ``--help`` and docs/configuration.md are generated from the fields'
+metadata (``reference``; ``python -m twisted_http.serve.settings --markdown``).
+
+Names. A field ``max_body_size`` is the option ``--max-body-size`` and the
+config key ``max_body_size`` (or ``max-body-size``). A section's fields take
+its prefix: ``StaticOptions.max_age`` is ``--static-max-age`` and
+``static_max_age``, and plain ``max_age`` inside a ``[[static]]`` table.
+A true-or-false field whose default is true is turned off on the command line
+by ``--no-NAME`` (``--no-access-log``, ``--static-no-precompressed``).
+
+How to add a setting: declare ONE field with ``setting`` (from
+``twisted_http.wire.limits``) on the class that owns it: ``ServerConfig`` if
+the connection reads it, ``Settings`` if serving does (``makeService`` then
+reads ``settings.NAME``), ``StaticOptions``/``WSGIOptions`` for a mount option.
+Give it a default, ``help`` (what it does) and ``why`` (why that default)::
+
+    shutdown_timeout: float = setting(
+        10.0, validator=positive,
+        help="Seconds a stopping server waits for requests in progress.",
+        why="Shorter than the 30 s Kubernetes and systemd wait before SIGKILL.")
+
+and regenerate the reference (``make reference``, checked by tests/test_settings_doc.py).
+The kind of value follows from the type (``int``, ``float``, ``bool``, ``str``,
+``bytes``, ``int | None``, ``tuple[str, ...]`` which is repeatable, ``dict[str,
+str]``); metadata changes the rest:
+
+- ``kind=PATH``: a path, relative to the config file when it comes from one
+  (``kind=ListOf(PATH)`` for a repeatable one; ``ListOf(PATH, extend=True)``
+  adds the command line's to the file's instead of replacing them);
+- ``validator=``: an attrs validator raising ``ValueError("NAME must ...")``
+  (``at_least(1)``, ``positive``, ``between(1, 128)``, ``folder``); the
+  message is shown after the option or the file, line and key;
+- ``flag="type"``: the command-line name when it is not the field's
+  (``--static-type``); ``short="p"``: a one-letter option;
+- ``aliases=("dir",)``: other names accepted in the file;
+- ``metavar="SECONDS"``: the word ``--help`` shows for the value.
+
+A new kind of mount (the ``[[handler]]`` tables of the extension issue) is a
+frozen class like ``HandlerMount`` whose fields are its table keys, with
+``parse_spec`` for its one-string form, plus a field on ``Settings``::
+
+    handler: tuple[HandlerMount, ...] = setting(
+        (), kind=MountKind(HandlerMount, "[PREFIX=]NAME"), help=..., why=...)
+
+and ``tap.make_site`` turning it into a handler.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from ..static.filecache import DEFAULT_BYTES, DEFAULT_ENTRIES
+from ..static.mimetypes import ContentTypes
+from ..static.ranges import DEFAULT_MAX_RANGES
+from ..wire.limits import ServerConfig, at_least, setting
+from .kinds import PATH, Kind, ListOf, Origin, Refused, TextMap, kind_of
+
+DEFAULT_PORT = "tcp:8000"
+DEFAULT_STATIC = "static"
+# A guard against typos (--workers 1000 would start a thousand Pythons), not a
+# tuning limit: more workers than cores only costs memory.
+MAX_WORKERS = 128
+
+
+# -- validators -------------------------------------------------------------------------------
+
+
+def between(low: int, high: int) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not low <= value <= high:
+            raise ValueError(f"{attribute.name} must be from {low} to {high}, not {value!r}")
+
+    return check
+
+
+def folder(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and not os.path.isdir(value):
+        raise ValueError(f"{attribute.name} must be a folder; there is none at {value!r}")
+
+
+def folders(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    for path in value:
+        folder(instance, attribute, path)
+
+
+def _prefix(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value.startswith("/"):
+        raise ValueError(f"{attribute.name} must start with '/', not {value!r}")
+
+
+def _plain_names(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    for name in value:
+        if not name or "/" in name or "\\" in name or "\x00" in name or name in (".", ".."):
+            raise ValueError(f"{attribute.name} must be plain file names, not {name!r}")
+
+
+def _optional_at_least_0(instance: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"{attribute.name} must be 0 or more seconds, not {value!r}")
+
+
+def _media_types(instance: Any, attribute: attrs.Attribute[Any], value: dict[str, str]) -> None:
+    ContentTypes(value)  # raises ValueError naming the bad extension or type
+
+
+def _module_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not all(part.isidentifier() for part in value.split(".")):
+        raise ValueError(f"{attribute.name} must be a module name like 'pkg.app', not {value!r}")
+
+
+def _callable_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value.removesuffix("()").isidentifier():
+        raise ValueError(f"{attribute.name} must be a name, or NAME() to call an app factory,"
+                         f" not {value!r}")
+
+
+# -- ports ------------------------------------------------------------------------------------
+
+
+class Port(Kind):
+    """A port number (TCP on every interface) or a Twisted endpoint string."""
+
+    allowed = "a port number or a Twisted endpoint string"
+
+    def from_text(self, text: str, origin: Origin) -> str:
+        return self._endpoint(text, origin, text)
+
+    def from_file(self, value: object, origin: Origin) -> str:
+        if type(value) is int:
+            return self._endpoint(str(value), origin, value)
+        if not isinstance(value, str):
+            raise Refused
+        return self._endpoint(value, origin, value)
+
+    def _endpoint(self, port: str, origin: Origin, given: object) -> str:
+        description = f"tcp:{port}" if port.isdigit() else port
+        if port.isdigit() and int(port) > 65535:
+            raise Refused(f"{origin} takes port numbers up to 65535, not {origin.show(given)}")
+        from twisted.internet import reactor
+        from twisted.internet.endpoints import serverFromString
+
+        try:
+            serverFromString(reactor, description)
+        except (ValueError, KeyError, TypeError, OSError) as error:
+            raise Refused(f"{origin} takes {self.allowed}, not {origin.show(given)}"
+                          f" ({error})") from None
+        return description
+
+
+# -- mounts -----------------------------------------------------------------------------------
+
+
+def section(cls: type, prefix: str = "", title: str = "") -> Any:
+    """A field holding a group of settings whose keys are flattened with ``prefix``."""
+    return attrs.field(factory=cls, metadata={"section": cls, "prefix": prefix, "title": title})
+
+
+class MountKind(Kind):
+    """A repeatable mount: ``"SPEC"`` strings, or tables in the file (``[[static]]``)."""
+
+    repeatable = True
+
+    def __init__(self, mount: Any, spec: str) -> None:
+        self.mount = mount  # a mount class: frozen attrs, its fields the table keys
+        self.spec = spec
+        self.allowed = f'"{spec}" strings or tables'
+
+    def show(self, value: object) -> str:
+        return "none"
+
+
+@attrs.frozen(kw_only=True)
+class StaticOptions:
+    """How a static mount serves its folder (docs/static.md): ``StaticFiles``' options."""
+
+    index: tuple[str, ...] = setting(
+        ("index.html",), validator=_plain_names, metavar="NAME",
+        help="Index file of a folder; several are tried in order.",
+        why="What every web server looks for.")
+    listing: bool = setting(
+        False, help="List the files of a folder that has no index file.",
+        why="A listing shows what was perhaps not meant to be found.")
+    max_age: int | None = setting(
+        None, validator=_optional_at_least_0, metavar="SECONDS",
+        help="Send Cache-Control: max-age=SECONDS with static files.",
+        why="Without it browsers revalidate with the ETag, which is always right;"
+            " only you know which files may be cached blind.")
+    follow_symlinks: bool = setting(
+        False, help="Follow symlinks that lead out of the folder.",
+        why="A link out of the folder can expose any file the server may read.")
+    dotfiles: bool = setting(
+        False, help="Serve files and folders whose names start with '.'.",
+        why=".git, .env and .htpasswd are not for visitors.")
+    precompressed: bool = setting(
+        True, help="Send a file's .br or .gz sibling to clients that accept it.",
+        why="Compressed once at build time, sent for free.")
+    types: dict[str, str] = setting(
+        attrs.Factory(dict), validator=_media_types, kind=TextMap(".EXT=TYPE"), flag="type",
+        metavar=".EXT=TYPE",
+        help="Content-Type of files ending in .EXT, over the built-in table.",
+        why="The built-in table covers the web's usual files.")
+    max_ranges: int = setting(
+        DEFAULT_MAX_RANGES, validator=at_least(1),
+        help="Most ranges one request may ask for; more get the whole file.",
+        why="Enough for any reader; a thousand tiny ranges cost more than the file.")
+    cache_entries: int = setting(
+        DEFAULT_ENTRIES, validator=at_least(0),
+        help="Paths whose lookup is remembered per mount; 0 turns the cache off.",
+        why="A site's hot set of pages, scripts, styles and icons.")
+    cache_bytes: int = setting(
+        DEFAULT_BYTES, validator=at_least(0),
+        help="Bytes of small files kept in memory per mount; 0 keeps none.",
+        why="Every small file of a typical site, and small next to the page cache.")
+
+    def handler_options(self) -> dict[str, Any]:
+        """``StaticFiles`` keyword arguments."""
+        options = attrs.asdict(self)
+        options["content_types"] = options.pop("types")
+        return options
+
+
+@attrs.frozen(kw_only=True)
+class WSGIOptions:
+    """How a WSGI mount moves bodies between the client and the app (docs/wsgi.md)."""
+
+    input_buffer: int = setting(
+        65536, validator=at_least(1),
+        help="Bytes of a request body held for the app; a body that fits is read before"
+             " the app starts, so its thread never waits for the client.",
+        why="Most form posts and API bodies fit; a larger one streams.")
+    output_window: int = setting(
+        1 << 20, validator=at_least(1),
+        help="Bytes of the app's output that may wait for the client before the app's"
+             " thread waits.",
+        why="Twisted is handed a stream in large batches: fewer reactor turns per byte.")
+
+
+@attrs.frozen(kw_only=True)
+class StaticMount:
+    """A folder served at a prefix: ``--static [PREFIX=]DIR`` or a ``[[static]]`` table."""
+
+    prefix: str = setting(
+        "/", validator=_prefix, help="Where the folder appears in URLs.",
+        why="The root, as a plain web server serves its folder.")
+    path: str = setting(
+        attrs.NOTHING, kind=PATH, validator=folder, aliases=("dir",),
+        help="The folder to serve; relative to the config file.",
+        why="Required.")
+    options: StaticOptions = section(StaticOptions)
+
+    @staticmethod
+    def parse_spec(spec: str) -> dict[str, str]:
+        prefix, path = _split_mount(spec)
+        return {"prefix": prefix, "path": path}
+
+
+@attrs.frozen(kw_only=True)
+class WSGIMount:
+    """A WSGI app at a prefix: ``--wsgi [PREFIX=]MODULE:CALLABLE`` or a ``[[wsgi]]`` table.
+
+    ``app`` is the loaded application, filled in by the conversion.
+    """
+
+    prefix: str = setting(
+        "/", validator=_prefix, help="Where the app appears in URLs.",
+        why="The root: a site that is all app.")
+    module: str = setting(
+        attrs.NOTHING, validator=_module_name, help="The module to import the app from.",
+        why="Required.")
+    callable: str = setting(
+        "application", validator=_callable_name,
+        help="The app's name in the module; NAME() calls an app factory.",
+        why="What PEP 3333's examples and mod_wsgi call it.")
+    path: str | None = setting(
+        None, kind=PATH, validator=folder,
+        help="Folder to import the module from, relative to the config file.",
+        why="Imports come from --pythonpath and the current folder.")
+    options: WSGIOptions = section(WSGIOptions)
+    app: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @staticmethod
+    def parse_spec(spec: str) -> dict[str, str]:
+        prefix, target = _split_mount(spec)
+        module, colon, name = target.partition(":")
+        if not colon or not module or not name:
+            raise Refused
+        return {"prefix": prefix, "module": module, "callable": name}
+
+
+@attrs.frozen(kw_only=True)
+class HandlerMount:
+    """Placeholder for the extension issue's built-in handlers (``[[handler]]``):
+    not a field of ``Settings`` yet; see the module docstring."""
+
+    prefix: str = setting("/", validator=_prefix, help="Where the handler answers.",
+                          why="The root.")
+    handler: str = setting(attrs.NOTHING, help="The built-in handler's name.", why="Required.")
+
+    @staticmethod
+    def parse_spec(spec: str) -> dict[str, str]:
+        prefix, name = _split_mount(spec)
+        return {"prefix": prefix, "handler": name}
+
+
+def _split_mount(spec: str) -> tuple[str, str]:
+    if spec.startswith("/") and "=" in spec:
+        prefix, _, target = spec.partition("=")
+        return prefix, target
+    return "/", spec
+
+
+# -- the whole ----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything ``twistd minihttp`` runs with. Build it with ``convert.build_settings``."""
+
+    port: tuple[str, ...] = setting(
+        (DEFAULT_PORT,), kind=ListOf(Port()), short="p", metavar="PORT",
+        help="Where to listen: a port number (TCP, every interface) or a Twisted endpoint"
+             " string (tcp:8080:interface=127.0.0.1, unix:/path).",
+        why="The usual port for a development web server that needs no root.")
+    static: tuple[StaticMount, ...] = setting(
+        (), kind=MountKind(StaticMount, "[PREFIX=]DIR"), metavar="[PREFIX=]DIR",
+        help="Serve the files of DIR at PREFIX (default /). With no --static"
+             " and no --wsgi, ./static is served at /.",
+        why="./static at / when nothing else is mounted, as `make run` serves.")
+    wsgi: tuple[WSGIMount, ...] = setting(
+        (), kind=MountKind(WSGIMount, "[PREFIX=]MODULE:CALLABLE"),
+        metavar="[PREFIX=]MODULE:CALLABLE",
+        help="Run a WSGI app at PREFIX (default /); MODULE:FACTORY() calls an app factory."
+             " On one prefix a static file is tried before an app.",
+        why="No app unless one is named.")
+    pythonpath: tuple[str, ...] = setting(
+        (), kind=ListOf(PATH, extend=True), validator=folders, metavar="DIR",
+        help="Folder to import WSGI apps from; the command line's come after the config"
+             " file's.",
+        why="Apps are imported from the current folder and the installed packages.")
+    workers: int = setting(
+        1, validator=between(1, MAX_WORKERS), metavar="N",
+        help=f"Processes serving the TCP ports, 1 to {MAX_WORKERS}; one per core uses them"
+             " all.",
+        why="One process is simplest to run and to debug.")
+    limits: ServerConfig = section(ServerConfig, title="Limits, timeouts and the server")
+    static_options: StaticOptions = section(
+        StaticOptions, "static_", "Static files: the defaults of every static mount")
+    wsgi_options: WSGIOptions = section(
+        WSGIOptions, "wsgi_", "WSGI apps: the defaults of every WSGI mount")
+
+    def mounts(self) -> list[StaticMount | WSGIMount]:
+        """Every mount in the order the router tries them on one prefix: statics first."""
+        return [*self.static, *self.wsgi]
+
+
+# -- walking the model ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Entry:
+    """One setting as the command line and the file name it: ``name`` is the flat key."""
+
+    name: str
+    field: attrs.Attribute[Any]
+    kind: Kind
+    owner: type
+    title: str
+
+    @property
+    def option(self) -> str:
+        prefix = self.name[: len(self.name) - len(self.field.name)].replace("_", "-")
+        base = self.field.metadata.get("flag", self.field.name).replace("_", "-")
+        negated = self.field.default is True  # --no-access-log
+        return f"--{prefix}{'no-' if negated else ''}{base}"
+
+    @property
+    def help(self) -> str:
+        """What the setting does; a list says it may be given many times."""
+        text: str = self.field.metadata["help"]
+        return f"{text} Repeatable." if self.kind.repeatable else text
+
+    @property
+    def is_flag(self) -> bool:
+        return self.field.default in (True, False) and type(self.field.default) is bool
+
+    def default_text(self) -> str:
+        default = self.field.default
+        if hasattr(default, "takes_self"):  # an attrs.Factory
+            default = getattr(default, "factory")()
+        return self.kind.show(default)
+
+
+def entries(cls: type = Settings, prefix: str = "", title: str = "") -> Iterator[Entry]:
+    """Every setting of ``cls``, sections flattened, in declaration order."""
+    for field in attrs.fields(cls):
+        if "section" in field.metadata:
+            yield from entries(field.metadata["section"], prefix + field.metadata["prefix"],
+                               field.metadata["title"])
+        elif "help" in field.metadata:
+            yield Entry(prefix + field.name, field, kind_of(field), cls, title)
+
+
+def table_keys(mount: type) -> dict[str, attrs.Attribute[Any]]:
+    """The keys a mount's table takes, aliases included, with the field each sets."""
+    keys: dict[str, attrs.Attribute[Any]] = {}
+    for entry in entries(mount):
+        keys[entry.name] = entry.field
+        for alias in entry.field.metadata.get("aliases", ()):
+            keys[alias] = entry.field
+    return keys
+
+
+def main(argv: list[str]) -> None:
+    """``python -m twisted_http.serve.settings --markdown``: print the reference."""
+    from .reference import markdown
+
+    if argv != ["--markdown"]:
+        raise SystemExit("usage: python -m twisted_http.serve.settings --markdown")
+    sys.stdout.write(markdown())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
