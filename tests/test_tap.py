@@ -10,7 +10,7 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python.usage import UsageError
 
 from twisted_http import ServerConfig
-from twisted_http.serve.settings import StaticMount, StaticOptions, WSGIMount
+from twisted_http.serve.settings import StaticMount, WSGIMount
 from twisted_http.serve.tap import makeService
 
 from .support import parse, parse_options

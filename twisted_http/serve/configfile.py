@@ -63,9 +63,13 @@ def read_config(name: str) -> ConfigFile:
         text = raw.decode("utf-8")
         values = tomllib.loads(text)
     except UnicodeDecodeError:
-        raise ConfigFileError(f"--config: {name} is not UTF-8 text") from None
+        raise ConfigFileError(f"{name}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigFileError(f"--config: {name} is not valid TOML: {error}") from None
+        reason = str(error)
+        at = re.search(r" \(at line (\d+), column \d+\)$", reason)
+        where = f"{name}:{at.group(1)}" if at else name
+        reason = reason[:at.start()] if at else reason
+        raise ConfigFileError(f"{where}: not valid TOML: {reason}") from None
     return ConfigFile(name, values, key_lines(text))
 
 

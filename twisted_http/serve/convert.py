@@ -153,7 +153,8 @@ class _Builder:
         except Refused as refused:
             if refused.args:
                 raise SettingsError(str(refused.args[0])) from None
-            raise SettingsError(f"{origin} takes {kind.allowed}, not {origin.show(shown)}") from None
+            raise SettingsError(
+                f"{origin} takes {kind.allowed}, not {origin.show(shown)}") from None
 
     # -- mounts ----------------------------------------------------------------------------
 

@@ -398,8 +398,9 @@ class Entry:
 
     def default_text(self) -> str:
         default = self.field.default
-        if hasattr(default, "takes_self"):  # an attrs.Factory
-            default = getattr(default, "factory")()
+        factory = getattr(default, "factory", None)
+        if factory is not None and hasattr(default, "takes_self"):  # an attrs.Factory
+            default = factory()
         return self.kind.show(default)
 
 
