@@ -25,7 +25,7 @@ TWISTD = Path(sys.executable).parent / "twistd"
 
 
 def test_the_committed_reference_is_current() -> None:
-    """docs/configuration.md is what the model generates: run `make docs` after changing it."""
+    """docs/configuration.md is what the model generates: run `make reference` after changing it."""
     assert (ROOT / "docs" / "configuration.md").read_text() == markdown()
 
 

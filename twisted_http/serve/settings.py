@@ -27,7 +27,7 @@ Give it a default, ``help`` (what it does) and ``why`` (why that default)::
         help="Seconds a stopping server waits for requests in progress.",
         why="Shorter than the 30 s Kubernetes and systemd wait before SIGKILL.")
 
-and regenerate the reference (``make reference``, checked by tests/test_settings_doc.py).
+and regenerate the reference (``make reference``, checked by tests/test_settings_cli.py).
 The kind of value follows from the type (``int``, ``float``, ``bool``, ``str``,
 ``bytes``, ``int | None``, ``tuple[str, ...]`` which is repeatable, ``dict[str,
 str]``); metadata changes the rest:
