@@ -230,3 +230,22 @@ def test_key_lines_of_tables_and_arrays_of_tables() -> None:
         ("wsgi", 1): 11, ("wsgi", 1, "module-name"): 13,
         ("table", "sub"): 14, ("table", "sub", "g", "h"): 15,
     }
+
+
+def test_the_lessons_file_in_running_md_serves_the_bundled_site(tmp_path: Path) -> None:
+    """The minihttp side of docs/running.md's side-by-side is a config that works, here
+    beside the bundled site's static/ and dynamic/ folders."""
+    root = Path(__file__).parent.parent
+    page = (root / "docs" / "running.md").read_text()
+    example = page.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert "[[wsgi]]" in example and "[[static]]" in example
+    for folder in ("static", "dynamic"):
+        (tmp_path / folder).symlink_to(root / folder)
+    (tmp_path / "web_server.toml").write_text(example)
+    settings = parse("--config", str(tmp_path / "web_server.toml"))
+    static, app = settings.mounts()
+    assert settings.port == ("tcp:7890",)
+    assert isinstance(static, StaticMount) and static.path == str(tmp_path / "static")
+    assert isinstance(app, WSGIMount) and (app.module, app.callable) == (
+        "mini_frame", "application")
+    assert callable(app.app)

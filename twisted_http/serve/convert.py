@@ -192,9 +192,7 @@ class _Builder:
             table = {key: Given(value, origin) for key, value in parts.items()}
         else:
             table = self.table(name, kind, element, keys, index)
-        section = next(entry for entry in attrs.fields(Settings)
-                       if entry.metadata.get("section") is _options_of(kind.mount))
-        prefix = section.metadata["prefix"] if section else ""
+        prefix = _options_prefix(kind.mount)
         own = {field.name for field in attrs.fields(kind.mount) if "help" in field.metadata}
 
         def sources(key: str) -> list[Given]:
@@ -232,11 +230,14 @@ class _Builder:
         return table
 
 
-def _options_of(mount: type) -> type | None:
-    for field in attrs.fields(mount):
-        if "section" in field.metadata:
-            return field.metadata["section"]  # type: ignore[no-any-return]
-    return None
+def _options_prefix(mount: type) -> str:
+    """The top-level prefix of a mount's options (``static_``); "" if it has none."""
+    options = [field.metadata["section"] for field in attrs.fields(mount)
+               if "section" in field.metadata]
+    for field in attrs.fields(Settings):
+        if options and field.metadata.get("section") is options[0]:
+            return str(field.metadata["prefix"])
+    return ""
 
 
 def _explain(origin: Origin | None, name: str, message: str) -> str:

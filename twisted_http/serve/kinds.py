@@ -103,7 +103,7 @@ class Kind:
 
     def show(self, value: object) -> str:
         """A default, as the reference shows it."""
-        return toml_repr(value)
+        return "not set" if value is None else toml_repr(value)
 
 
 class Integer(Kind):
@@ -122,9 +122,6 @@ class Integer(Kind):
 
 class OptionalInteger(Integer):
     """A whole number whose default is "not set" (None)."""
-
-    def show(self, value: object) -> str:
-        return "not set" if value is None else super().show(value)
 
 
 class Number(Kind):

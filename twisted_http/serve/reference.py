@@ -109,15 +109,16 @@ def markdown() -> str:
         parts.append(_table(group, options=True))
     for mount, name in ((StaticMount, "static"), (WSGIMount, "wsgi")):
         parts.append(f"## `[[{name}]]` tables\n")
-        parts.append(f"Besides the options of its section, without their `{name}_`:\n")
-        own = [entry for entry in entries(mount) if not entry.title and
-               "section" not in entry.field.metadata]
-        parts.append(_table([entry for entry in own if _is_key(mount, entry)], options=False))
+        parts.append(f"These keys, and the {name} options above without their `{name}_`"
+                     " prefix, for this mount only:\n")
+        own = [entry for entry in entries(mount) if _is_key(mount, entry)]
+        parts.append(_table(own, options=False))
     parts.append(FIXED_RULES)
     return "\n".join(parts)
 
 
 def _is_key(mount: type, entry: Entry) -> bool:
+    """A key of the mount's own, not one of its options section."""
     return any(field is entry.field for field in attrs.fields(mount))
 
 

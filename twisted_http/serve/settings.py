@@ -55,18 +55,24 @@ and ``tap.make_site`` turning it into a handler.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
-from ..static.filecache import DEFAULT_BYTES, DEFAULT_ENTRIES
-from ..static.mimetypes import ContentTypes
-from ..static.ranges import DEFAULT_MAX_RANGES
-from ..wire.limits import ServerConfig, at_least, setting
-from .kinds import PATH, Kind, ListOf, Origin, Refused, TextMap, kind_of
+from ..wire.limits import ServerConfig, setting
+from .kinds import PATH, Kind, ListOf, Origin, Refused, kind_of
+from .mounts import (
+    HandlerMount,
+    MountKind,
+    StaticMount,
+    StaticOptions,
+    WSGIMount,
+    WSGIOptions,
+    folder,
+    section,
+)
 
 DEFAULT_PORT = "tcp:8000"
 DEFAULT_STATIC = "static"
@@ -86,45 +92,9 @@ def between(low: int, high: int) -> Any:
     return check
 
 
-def folder(instance: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    if value is not None and not os.path.isdir(value):
-        raise ValueError(f"{attribute.name} must be a folder; there is none at {value!r}")
-
-
 def folders(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     for path in value:
         folder(instance, attribute, path)
-
-
-def _prefix(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not value.startswith("/"):
-        raise ValueError(f"{attribute.name} must start with '/', not {value!r}")
-
-
-def _plain_names(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    for name in value:
-        if not name or "/" in name or "\\" in name or "\x00" in name or name in (".", ".."):
-            raise ValueError(f"{attribute.name} must be plain file names, not {name!r}")
-
-
-def _optional_at_least_0(instance: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"{attribute.name} must be 0 or more seconds, not {value!r}")
-
-
-def _media_types(instance: Any, attribute: attrs.Attribute[Any], value: dict[str, str]) -> None:
-    ContentTypes(value)  # raises ValueError naming the bad extension or type
-
-
-def _module_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not all(part.isidentifier() for part in value.split(".")):
-        raise ValueError(f"{attribute.name} must be a module name like 'pkg.app', not {value!r}")
-
-
-def _callable_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not value.removesuffix("()").isidentifier():
-        raise ValueError(f"{attribute.name} must be a name, or NAME() to call an app factory,"
-                         f" not {value!r}")
 
 
 # -- ports ------------------------------------------------------------------------------------
@@ -158,168 +128,6 @@ class Port(Kind):
             raise Refused(f"{origin} takes {self.allowed}, not {origin.show(given)}"
                           f" ({error})") from None
         return description
-
-
-# -- mounts -----------------------------------------------------------------------------------
-
-
-def section(cls: type, prefix: str = "", title: str = "") -> Any:
-    """A field holding a group of settings whose keys are flattened with ``prefix``."""
-    return attrs.field(factory=cls, metadata={"section": cls, "prefix": prefix, "title": title})
-
-
-class MountKind(Kind):
-    """A repeatable mount: ``"SPEC"`` strings, or tables in the file (``[[static]]``)."""
-
-    repeatable = True
-
-    def __init__(self, mount: Any, spec: str) -> None:
-        self.mount = mount  # a mount class: frozen attrs, its fields the table keys
-        self.spec = spec
-        self.allowed = f'"{spec}" strings or tables'
-
-    def show(self, value: object) -> str:
-        return "none"
-
-
-@attrs.frozen(kw_only=True)
-class StaticOptions:
-    """How a static mount serves its folder (docs/static.md): ``StaticFiles``' options."""
-
-    index: tuple[str, ...] = setting(
-        ("index.html",), validator=_plain_names, metavar="NAME",
-        help="Index file of a folder; several are tried in order.",
-        why="What every web server looks for.")
-    listing: bool = setting(
-        False, help="List the files of a folder that has no index file.",
-        why="A listing shows what was perhaps not meant to be found.")
-    max_age: int | None = setting(
-        None, validator=_optional_at_least_0, metavar="SECONDS",
-        help="Send Cache-Control: max-age=SECONDS with static files.",
-        why="Without it browsers revalidate with the ETag, which is always right;"
-            " only you know which files may be cached blind.")
-    follow_symlinks: bool = setting(
-        False, help="Follow symlinks that lead out of the folder.",
-        why="A link out of the folder can expose any file the server may read.")
-    dotfiles: bool = setting(
-        False, help="Serve files and folders whose names start with '.'.",
-        why=".git, .env and .htpasswd are not for visitors.")
-    precompressed: bool = setting(
-        True, help="Send a file's .br or .gz sibling to clients that accept it.",
-        why="Compressed once at build time, sent for free.")
-    types: dict[str, str] = setting(
-        attrs.Factory(dict), validator=_media_types, kind=TextMap(".EXT=TYPE"), flag="type",
-        metavar=".EXT=TYPE",
-        help="Content-Type of files ending in .EXT, over the built-in table.",
-        why="The built-in table covers the web's usual files.")
-    max_ranges: int = setting(
-        DEFAULT_MAX_RANGES, validator=at_least(1),
-        help="Most ranges one request may ask for; more get the whole file.",
-        why="Enough for any reader; a thousand tiny ranges cost more than the file.")
-    cache_entries: int = setting(
-        DEFAULT_ENTRIES, validator=at_least(0),
-        help="Paths whose lookup is remembered per mount; 0 turns the cache off.",
-        why="A site's hot set of pages, scripts, styles and icons.")
-    cache_bytes: int = setting(
-        DEFAULT_BYTES, validator=at_least(0),
-        help="Bytes of small files kept in memory per mount; 0 keeps none.",
-        why="Every small file of a typical site, and small next to the page cache.")
-
-    def handler_options(self) -> dict[str, Any]:
-        """``StaticFiles`` keyword arguments."""
-        options = attrs.asdict(self)
-        options["content_types"] = options.pop("types")
-        return options
-
-
-@attrs.frozen(kw_only=True)
-class WSGIOptions:
-    """How a WSGI mount moves bodies between the client and the app (docs/wsgi.md)."""
-
-    input_buffer: int = setting(
-        65536, validator=at_least(1),
-        help="Bytes of a request body held for the app; a body that fits is read before"
-             " the app starts, so its thread never waits for the client.",
-        why="Most form posts and API bodies fit; a larger one streams.")
-    output_window: int = setting(
-        1 << 20, validator=at_least(1),
-        help="Bytes of the app's output that may wait for the client before the app's"
-             " thread waits.",
-        why="Twisted is handed a stream in large batches: fewer reactor turns per byte.")
-
-
-@attrs.frozen(kw_only=True)
-class StaticMount:
-    """A folder served at a prefix: ``--static [PREFIX=]DIR`` or a ``[[static]]`` table."""
-
-    prefix: str = setting(
-        "/", validator=_prefix, help="Where the folder appears in URLs.",
-        why="The root, as a plain web server serves its folder.")
-    path: str = setting(
-        attrs.NOTHING, kind=PATH, validator=folder, aliases=("dir",),
-        help="The folder to serve; relative to the config file.",
-        why="Required.")
-    options: StaticOptions = section(StaticOptions)
-
-    @staticmethod
-    def parse_spec(spec: str) -> dict[str, str]:
-        prefix, path = _split_mount(spec)
-        return {"prefix": prefix, "path": path}
-
-
-@attrs.frozen(kw_only=True)
-class WSGIMount:
-    """A WSGI app at a prefix: ``--wsgi [PREFIX=]MODULE:CALLABLE`` or a ``[[wsgi]]`` table.
-
-    ``app`` is the loaded application, filled in by the conversion.
-    """
-
-    prefix: str = setting(
-        "/", validator=_prefix, help="Where the app appears in URLs.",
-        why="The root: a site that is all app.")
-    module: str = setting(
-        attrs.NOTHING, validator=_module_name, help="The module to import the app from.",
-        why="Required.")
-    callable: str = setting(
-        "application", validator=_callable_name,
-        help="The app's name in the module; NAME() calls an app factory.",
-        why="What PEP 3333's examples and mod_wsgi call it.")
-    path: str | None = setting(
-        None, kind=PATH, validator=folder,
-        help="Folder to import the module from, relative to the config file.",
-        why="Imports come from --pythonpath and the current folder.")
-    options: WSGIOptions = section(WSGIOptions)
-    app: Any = attrs.field(default=None, eq=False, repr=False)
-
-    @staticmethod
-    def parse_spec(spec: str) -> dict[str, str]:
-        prefix, target = _split_mount(spec)
-        module, colon, name = target.partition(":")
-        if not colon or not module or not name:
-            raise Refused
-        return {"prefix": prefix, "module": module, "callable": name}
-
-
-@attrs.frozen(kw_only=True)
-class HandlerMount:
-    """Placeholder for the extension issue's built-in handlers (``[[handler]]``):
-    not a field of ``Settings`` yet; see the module docstring."""
-
-    prefix: str = setting("/", validator=_prefix, help="Where the handler answers.",
-                          why="The root.")
-    handler: str = setting(attrs.NOTHING, help="The built-in handler's name.", why="Required.")
-
-    @staticmethod
-    def parse_spec(spec: str) -> dict[str, str]:
-        prefix, name = _split_mount(spec)
-        return {"prefix": prefix, "handler": name}
-
-
-def _split_mount(spec: str) -> tuple[str, str]:
-    if spec.startswith("/") and "=" in spec:
-        prefix, _, target = spec.partition("=")
-        return prefix, target
-    return "/", spec
 
 
 # -- the whole ----------------------------------------------------------------------------------
@@ -432,6 +240,9 @@ def main(argv: list[str]) -> None:
         raise SystemExit("usage: python -m twisted_http.serve.settings --markdown")
     sys.stdout.write(markdown())
 
+
+__all__ = ["HandlerMount", "MountKind", "Settings", "StaticMount", "StaticOptions", "WSGIMount",
+           "WSGIOptions", "entries", "table_keys"]
 
 if __name__ == "__main__":
     main(sys.argv[1:])
