@@ -48,9 +48,10 @@ def test_the_config_file_names_what_the_lesson_configured() -> None:
     """web_server.toml names the static folder, the app folder, the port, module and callable."""
     config = tomllib.loads(CONFIG.read_text())
     assert config["port"] == ["tcp:8000"]
-    assert config["static"] == ["/=static"] and (ROOT / "static" / "index.html").is_file()
-    assert config["pythonpath"] == ["dynamic"]
-    assert config["wsgi"] == ["/=mini_frame:application"]
+    assert config["static"] == [{"prefix": "/", "path": "static"}]
+    assert config["wsgi"] == [{"prefix": "/", "path": "dynamic", "module": "mini_frame",
+                               "callable": "application"}]
+    assert (ROOT / "static" / "index.html").is_file()
     assert (ROOT / "dynamic" / "mini_frame" / "__init__.py").is_file()
 
 
