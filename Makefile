@@ -10,6 +10,11 @@ PYTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 BENCH_ARGS ?=
 
+# Programs the tests drive for real (curl over TLS, HAProxy in front): installed
+# from Debian's packages when missing and this is root with apt-get (CI is);
+# elsewhere the tests that need them skip, saying which program is missing.
+SYSTEM_TOOLS := curl haproxy
+
 .PHONY: run test lint typecheck check bench fuzz load clean browser-test docs reference
 
 $(STAMP): pyproject.toml
@@ -23,7 +28,7 @@ run: $(STAMP)
 	$(BIN)/twistd --nodaemon --pidfile= minihttp --config web_server.toml $(if $(PORT),--port $(PORT))
 
 ## test: build the environment and run every test
-test: $(STAMP)
+test: $(STAMP) tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 BROWSER_STAMP := $(VENV)/.browser-stamp
@@ -72,6 +77,17 @@ load: $(STAMP)
 ## reference: regenerate docs/configuration.md from the settings model (a test checks it is current)
 reference: $(STAMP)
 	$(BIN)/python -m twisted_http.serve.settings --markdown > docs/configuration.md
+
+.PHONY: tools
+tools:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do \
+	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing from Debian's packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "not installed:$$missing (the tests that drive them will skip)"; fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check twisted_http twisted tests bench dynamic docs/_ext docs/conf.py

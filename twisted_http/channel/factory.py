@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IProtocolNegotiationFactory, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
+from zope.interface import implementer
 
 from ..wire.limits import ServerConfig
 from ..wire.serializer import DefaultFields, HTTPDate, response_head
@@ -14,6 +15,7 @@ from .response import error_page
 from .routing import Router
 
 
+@implementer(IProtocolNegotiationFactory)
 class HTTPFactory(Factory):
     """Builds an ``HTTPChannel`` per connection.
 
@@ -38,6 +40,11 @@ class HTTPFactory(Factory):
         self.date = HTTPDate()
         self.default_fields = DefaultFields(self.date, self.config.server_header)
         self.open_connections = 0  # kept by the channels themselves
+
+    def acceptableProtocols(self) -> list[bytes]:
+        """What TLS connections offer in ALPN. Without it Twisted answers every
+        client that offers ALPN (all browsers, curl) with a failed handshake."""
+        return [b"http/1.1"]
 
     def buildProtocol(self, addr: Any) -> Protocol:
         if self.open_connections >= self.config.max_connections:

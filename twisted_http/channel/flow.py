@@ -65,6 +65,7 @@ class WriteFlow:
         self._producer: Producer | None = None
         self._streaming = True
         self._pump_call: IDelayedCall | None = None
+        self._registered = False  # the transport's producer, from connect until close
 
     @property
     def producer(self) -> Producer | None:
@@ -85,6 +86,7 @@ class WriteFlow:
             if isinstance(handle, socket.socket):  # not so on in-memory fakes
                 self._socket = handle
         transport.registerProducer(self, True)  # type: ignore[attr-defined]
+        self._registered = True
 
     def send(self, data: bytes) -> None:
         """Bytes for the client: into the socket when nothing is buffered, else the transport."""
@@ -116,7 +118,12 @@ class WriteFlow:
         self.detach()
         self.end_direct()
         transport = self._transport
-        if transport is not None and transport.producer is self:  # type: ignore[attr-defined]
+        # Remembered, not read from ``transport.producer``: a TLS transport has no
+        # such attribute (it falls through to the TCP transport below it, whose
+        # producer is TLS's own), and TLS sends close_notify and closes only once
+        # its producer is unregistered.
+        if transport is not None and self._registered:
+            self._registered = False
             transport.unregisterProducer()  # type: ignore[attr-defined]
 
     def release(self) -> None:
