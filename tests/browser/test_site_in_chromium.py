@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import trustme
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -127,12 +126,6 @@ def chromium_tls(chromium: Any) -> Any:
     return chromium
 
 
-@pytest.mark.xfail(
-    strict=True, raises=WebDriverException,
-    reason="TLS handshakes that offer ALPN (every browser does) end in an internal-error"
-           " alert: net::ERR_SSL_PROTOCOL_ERROR. The edge issue fixes the factory's ALPN;"
-           " remove this mark when it lands.",
-)
 def test_the_site_over_tls(chromium_tls: Any, tmp_path: Path,
                            certificate: tuple[Path, Path]) -> None:
     """Over TLS the browser completes the handshake (ALPN included) and the site works."""
