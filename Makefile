@@ -15,7 +15,7 @@ BENCH_ARGS ?=
 # elsewhere the tests that need them skip, saying which program is missing.
 SYSTEM_TOOLS := curl haproxy
 
-.PHONY: run test lint typecheck check bench fuzz load clean browser-test docs reference
+.PHONY: run test trial lint typecheck check bench fuzz load clean browser-test docs reference
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,21 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/twistd --nodaemon --pidfile= minihttp --config web_server.toml $(if $(PORT),--port $(PORT))
 
-## test: build the environment and run every test
-test: $(STAMP) tools
+## test: build the environment and run every test (trial's example first, then pytest)
+test: $(STAMP) tools trial
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The third-party handler package of docs/extending.md, tested with Twisted's own runner
+# on its plugin path. trial says PASSED when it finds no test at all, so a run of 0
+# tests fails here.
+EXAMPLE := docs/examples/minihttp-greeting
+## trial: run the docs' example handler package's tests with trial
+trial: $(STAMP)
+	@out=$$(cd $(EXAMPLE) && PYTHONPATH=. $(CURDIR)/$(BIN)/trial \
+	    --temp-directory=$(CURDIR)/$(VENV)/_trial_temp minihttp_greeting 2>&1); status=$$?; \
+	echo "$$out" | tail -n 4; \
+	if [ $$status -ne 0 ]; then echo "$$out"; exit $$status; fi; \
+	echo "$$out" | grep -Eq '^Ran [1-9][0-9]* tests? ' || { echo "trial ran no test"; exit 1; }
 
 BROWSER_STAMP := $(VENV)/.browser-stamp
 

@@ -37,9 +37,18 @@ class TimeHandler:
     """Answers GET and HEAD at its mount point with the current time."""
 
     def __init__(self, clock: IReactorTime | None = None) -> None:
-        if clock is None:
-            from twisted.internet import reactor as clock
-        self._clock: IReactorTime = clock  # type: ignore[assignment]
+        if clock is not None and not callable(getattr(clock, "seconds", None)):
+            raise ValueError("takes no options")  # clock is for tests, not the command line
+        self._clock = clock  # None: the global reactor, looked up when first asked
+
+    @property
+    def clock(self) -> IReactorTime:
+        if self._clock is None:
+            from twisted.internet import reactor
+
+            self._clock = reactor
+        assert self._clock is not None
+        return self._clock
 
     def handle(self, request: Request, response: Response) -> bool:
         if request.path_info not in (b"", b"/"):
@@ -51,7 +60,7 @@ class TimeHandler:
         if media_type is None:
             response.send_error(406, "This resource is text/plain or application/json.")
             return True
-        seconds = self._clock.seconds()
+        seconds = self.clock.seconds()
         stamp = datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if media_type == _JSON:
             body = json.dumps({"utc": stamp, "unix": seconds}).encode() + b"\n"

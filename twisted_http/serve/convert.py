@@ -25,7 +25,15 @@ from .apps import AppError, load_app
 from .configfile import ConfigFile
 from .kinds import Boolean, Given, Kind, Origin, Refused, kind_of
 from .listeners import tcp_address
-from .settings import DEFAULT_STATIC, MountKind, Settings, WSGIMount, entries, table_keys
+from .settings import (
+    DEFAULT_STATIC,
+    HandlerMount,
+    MountKind,
+    Settings,
+    WSGIMount,
+    entries,
+    table_keys,
+)
 
 
 class SettingsError(UsageError):
@@ -76,7 +84,7 @@ class _Builder:
 
     def settings(self) -> Settings:
         settings: Settings = self.build(Settings, self.top)
-        if not settings.static and not settings.wsgi:
+        if not settings.static and not settings.wsgi and not settings.handler:
             origin = Origin(f"--static {DEFAULT_STATIC} (the default when nothing is mounted)")
             kind = _FLAT["static"].kind
             assert isinstance(kind, MountKind)
@@ -208,7 +216,29 @@ class _Builder:
             except AppError as error:
                 where = table["module"].origin if "module" in table else origin
                 raise SettingsError(f"{where}: {error}") from None
+        if isinstance(mount, HandlerMount):
+            mount = self.handler(mount, table, origin)
         return mount
+
+    def handler(self, mount: HandlerMount, table: dict[str, Given],
+                origin: Origin) -> HandlerMount:
+        """Build the handler now, so a bad one stops start-up with one line (spec.py)."""
+        from ..handlers import spec
+
+        extras = table.get("options")
+        where = table["handler"].origin if "handler" in table else origin
+        try:
+            parsed = spec.parse(mount.handler)
+            options = dict(parsed.options)
+            for key, value in (extras.value.items() if extras is not None else ()):
+                if key in options:
+                    raise ValueError(f"option {key!r} is given twice")
+                options[key] = value
+            built = spec.build(spec.HandlerSpec(mount.prefix, parsed.target, options),
+                               self.pythonpath)
+        except ValueError as error:
+            raise SettingsError(f"{where}: {error}") from None
+        return attrs.evolve(mount, options=options, built=built)
 
     def table(self, name: str, kind: MountKind, element: Given,
               keys: dict[str, attrs.Attribute[Any]], index: int) -> dict[str, Given]:
@@ -219,6 +249,10 @@ class _Builder:
         for key, value in element.value.items():
             origin = self.config.origin((raw_key, index, key), f"[[{name}]] {key}")
             field = keys.get(key.replace("-", "_"))
+            if field is None and getattr(kind.mount, "open_table", False):
+                options = table.setdefault("options", Given({}, element.origin)).value
+                options[key.replace("-", "_")] = value  # the mount's own options
+                continue
             if field is None:
                 raise SettingsError(_unknown(origin, key, list(keys),
                                              "it takes " + ", ".join(keys)))

@@ -1,5 +1,5 @@
-"""Mounts and their options: what a ``--static``/``--wsgi`` string or a ``[[static]]``/
-``[[wsgi]]`` table becomes in the settings model (``settings``).
+"""Mounts and their options: what a ``--static``/``--wsgi``/``--handler`` string or a
+``[[static]]``/``[[wsgi]]``/``[[handler]]`` table becomes in the settings model (``settings``).
 
 A mount class is a frozen attrs class whose ``setting`` fields are the keys of
 its table, plus one ``section`` of options (``StaticOptions``,
@@ -11,10 +11,11 @@ prefix (``static_max_age``), the defaults of every mount of that kind.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
+from ..handlers import spec
 from ..static.filecache import DEFAULT_BYTES, DEFAULT_ENTRIES
 from ..static.mimetypes import ContentTypes
 from ..static.ranges import DEFAULT_MAX_RANGES
@@ -197,19 +198,35 @@ class WSGIMount:
         return {"prefix": prefix, "module": module, "callable": name}
 
 
+def _handler_spec(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    try:
+        spec.parse(value)
+    except ValueError as error:
+        raise ValueError(f"{attribute.name} {error}") from None
+
+
 @attrs.frozen(kw_only=True)
 class HandlerMount:
-    """Placeholder for the extension issue's built-in handlers (``[[handler]]``):
-    not a field of ``Settings`` yet; see the module docstring."""
+    """A protocol handler at a prefix: ``--handler [PREFIX=]SPEC`` or a ``[[handler]]``
+    table, whose keys besides ``prefix`` and ``handler`` are the handler's options
+    (docs/extending.md). ``options`` gathers them with the spec's own
+    ``(key=value)``; ``built`` is the handler, built by the conversion."""
 
+    open_table: ClassVar[bool] = True  # a table's other keys are options, not mistakes
     prefix: str = setting("/", validator=_prefix, help="Where the handler answers.",
                           why="The root.")
-    handler: str = setting(attrs.NOTHING, help="The built-in handler's name.", why="Required.")
+    handler: str = setting(
+        attrs.NOTHING, validator=_handler_spec,
+        help="A handler's name (twistd minihttp --list-handlers) or MODULE:FACTORY,"
+             " with its options in parentheses: redirect(to=/new, status=308).",
+        why="Required.")
+    options: dict[str, Any] = attrs.field(factory=dict)
+    built: Any = attrs.field(default=None, eq=False, repr=False)
 
     @staticmethod
-    def parse_spec(spec: str) -> dict[str, str]:
-        prefix, name = _split_mount(spec)
-        return {"prefix": prefix, "handler": name}
+    def parse_spec(text: str) -> dict[str, str]:
+        prefix, target = _split_mount(text)
+        return {"prefix": prefix, "handler": target}
 
 
 def _split_mount(spec: str) -> tuple[str, str]:

@@ -31,10 +31,11 @@ from .settings import Entry, Settings, entries
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
-        "Serve static folders and WSGI apps over HTTP/1.1. With no --static or --wsgi,"
-        " ./static is served at /. Mounts take [PREFIX=]: the longest prefix wins, and on"
-        " one prefix a static file is tried before an app. Every option is also a key of"
-        " the --config file (docs/configuration.md)."
+        "Serve static folders, WSGI apps and protocol handlers over HTTP/1.1. With no"
+        " --static, --wsgi or --handler, ./static is served at /. Mounts take [PREFIX=]:"
+        " the longest prefix wins, and on one prefix a static file is tried before an app,"
+        " and an app before a handler. Every option is also a key of the --config file"
+        " (docs/configuration.md)."
     )
 
     def __init__(self) -> None:
@@ -67,6 +68,17 @@ class Options(usage.Options):
         self.cwd = os.getcwd()
         super().parseOptions(options)
         return self.settings
+
+    def opt_list_handlers(self) -> None:
+        """List the handlers --handler can mount by name (built-in and plugins), and exit."""
+        from ..handlers.registry import listing
+
+        try:
+            sys.stdout.write(listing())
+        except ValueError as error:  # two plugins of one name
+            raise SettingsError(str(error)) from None
+        sys.stdout.flush()
+        raise SystemExit(0)
 
     def opt_config(self, value: str) -> None:
         """A TOML file setting any of these (docs/configuration.md); the command line wins."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from .settings import Entry, StaticMount, WSGIMount, entries
+from .settings import Entry, HandlerMount, StaticMount, WSGIMount, entries
 
 GENERATED = (
     "<!-- Generated from the settings model (twisted_http/serve/settings.py,"
@@ -113,6 +113,10 @@ def markdown() -> str:
                      " prefix, for this mount only:\n")
         own = [entry for entry in entries(mount) if _is_key(mount, entry)]
         parts.append(_table(own, options=False))
+    parts.append("## `[[handler]]` tables\n")
+    parts.append("These keys; every other key is an option of the handler"
+                 " (`to = \"/new\"` for `redirect`; see docs/extending.md):\n")
+    parts.append(_table([entry for entry in entries(HandlerMount)], options=False))
     parts.append(FIXED_RULES)
     return "\n".join(parts)
 

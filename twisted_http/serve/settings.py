@@ -43,12 +43,12 @@ str]``); metadata changes the rest:
 - ``aliases=("dir",)``: other names accepted in the file;
 - ``metavar="SECONDS"``: the word ``--help`` shows for the value.
 
-A new kind of mount (the ``[[handler]]`` tables of the extension issue) is a
-frozen class like ``HandlerMount`` whose fields are its table keys, with
-``parse_spec`` for its one-string form, plus a field on ``Settings``::
+A new kind of mount is a frozen class like ``HandlerMount`` (mounts.py) whose
+fields are its table keys, with ``parse_spec`` for its one-string form, plus a
+field on ``Settings``::
 
     handler: tuple[HandlerMount, ...] = setting(
-        (), kind=MountKind(HandlerMount, "[PREFIX=]NAME"), help=..., why=...)
+        (), kind=MountKind(HandlerMount, "[PREFIX=]SPEC"), help=..., why=...)
 
 and ``tap.make_site`` turning it into a handler.
 """
@@ -144,8 +144,8 @@ class Settings:
         why="The usual port for a development web server that needs no root.")
     static: tuple[StaticMount, ...] = setting(
         (), kind=MountKind(StaticMount, "[PREFIX=]DIR"), metavar="[PREFIX=]DIR",
-        help="Serve the files of DIR at PREFIX (default /). With no --static"
-             " and no --wsgi, ./static is served at /.",
+        help="Serve the files of DIR at PREFIX (default /). With no --static,"
+             " --wsgi or --handler, ./static is served at /.",
         why="./static at / when nothing else is mounted, as `make run` serves.")
     wsgi: tuple[WSGIMount, ...] = setting(
         (), kind=MountKind(WSGIMount, "[PREFIX=]MODULE:CALLABLE"),
@@ -153,10 +153,16 @@ class Settings:
         help="Run a WSGI app at PREFIX (default /); MODULE:FACTORY() calls an app factory."
              " On one prefix a static file is tried before an app.",
         why="No app unless one is named.")
+    handler: tuple[HandlerMount, ...] = setting(
+        (), kind=MountKind(HandlerMount, "[PREFIX=]SPEC"), metavar="[PREFIX=]SPEC",
+        help="Mount a protocol handler at PREFIX (default /): a name from --list-handlers"
+             " (time, redirect, installed plugins) or MODULE:FACTORY, with"
+             " options as NAME(key=value, ...). Tried after static files and apps.",
+        why="No handler unless one is named.")
     pythonpath: tuple[str, ...] = setting(
         (), kind=ListOf(PATH, extend=True), validator=folders, metavar="DIR",
-        help="Folder to import WSGI apps from; the command line's come after the config"
-             " file's.",
+        help="Folder to import WSGI apps and handlers from; the command line's come after"
+             " the config file's.",
         why="Apps are imported from the current folder and the installed packages.")
     workers: int = setting(
         1, validator=between(1, MAX_WORKERS), metavar="N",
@@ -169,9 +175,10 @@ class Settings:
     wsgi_options: WSGIOptions = section(
         WSGIOptions, "wsgi_", "WSGI apps: the defaults of every WSGI mount")
 
-    def mounts(self) -> list[StaticMount | WSGIMount]:
-        """Every mount in the order the router tries them on one prefix: statics first."""
-        return [*self.static, *self.wsgi]
+    def mounts(self) -> list[StaticMount | WSGIMount | HandlerMount]:
+        """Every mount in the order the router tries them on one prefix: statics first,
+        then apps, then handlers."""
+        return [*self.static, *self.wsgi, *self.handler]
 
 
 # -- walking the model ------------------------------------------------------------------------

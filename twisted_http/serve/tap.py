@@ -20,7 +20,7 @@ from ..channel.routing import Router
 from ..static.handler import StaticFiles
 from .listeners import Listening, tcp_address
 from .options import Options
-from .settings import MAX_WORKERS, Settings, StaticMount
+from .settings import MAX_WORKERS, HandlerMount, Settings, StaticMount
 
 __all__ = ["MAX_WORKERS", "Options", "makeService", "make_site"]
 
@@ -69,6 +69,9 @@ def make_site(settings: Settings, reactor: Any, service: MultiService) -> HTTPFa
         if isinstance(mount, StaticMount):
             mounts.append((mount.prefix, StaticFiles(mount.path,
                                                      **mount.options.handler_options())))
+            continue
+        if isinstance(mount, HandlerMount):
+            mounts.append((mount.prefix, mount.built))  # built by the conversion
             continue
         if pool is None:
             pool = ThreadPool(minthreads=0, maxthreads=config.threads, name="minihttp-wsgi")

@@ -1,0 +1,1 @@
+"""The tests of minihttp_greeting: ``trial minihttp_greeting``."""
