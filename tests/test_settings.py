@@ -194,6 +194,9 @@ def test_dashes_or_underscores(site: Path) -> None:
     (site / "site.toml").write_text("keep-alive-timeout = 3\nstatic-listing = true\n")
     settings = parse("--config", "site.toml")
     assert settings.limits.keep_alive_timeout == 3.0 and settings.static_options.listing
+    assert refusal(site, "keep-alive-timeout = 3\nkeep_alive_timeout = 4\n") == (
+        "site.toml:2: keep_alive_timeout and keep-alive-timeout name the same setting;"
+        " keep one")
 
 
 def test_pythonpath_from_the_file_comes_before_the_command_lines(site: Path) -> None:
@@ -249,3 +252,35 @@ def test_the_lessons_file_in_running_md_serves_the_bundled_site(tmp_path: Path) 
     assert isinstance(app, WSGIMount) and (app.module, app.callable) == (
         "mini_frame", "application")
     assert callable(app.app)
+
+
+def test_a_new_setting_is_one_field_declaration() -> None:
+    """The option, its repeatability, the kind of value and the --no- form all follow from
+    the field: what the other issues' settings (shutdown_timeout, trusted_proxy, reload...)
+    rely on."""
+    import attrs
+
+    from twisted_http.serve.kinds import Origin
+    from twisted_http.serve.settings import entries
+    from twisted_http.wire.limits import positive, setting
+
+    @attrs.frozen(kw_only=True)
+    class Extra:
+        shutdown_timeout: float = setting(10.0, validator=positive, help="h.", why="w.")
+        trusted_proxy: tuple[str, ...] = setting((), help="h.", why="w.")
+        reload: bool = setting(False, help="h.", why="w.")
+        metrics: bool = setting(True, help="h.", why="w.")
+        max_requests: int | None = setting(None, help="h.", why="w.")
+
+    found = {entry.name: (entry.option, entry.kind.allowed, entry.is_flag, entry.help)
+             for entry in entries(Extra)}
+    assert found == {
+        "shutdown_timeout": ("--shutdown-timeout", "a number", False, "h."),
+        "trusted_proxy": ("--trusted-proxy", "a string or a list of them", False,
+                          "h. Repeatable."),
+        "reload": ("--reload", "true or false", True, "h."),
+        "metrics": ("--no-metrics", "true or false", True, "h."),
+        "max_requests": ("--max-requests", "a whole number", False, "h."),
+    }
+    kind = next(entry.kind for entry in entries(Extra) if entry.name == "trusted_proxy")
+    assert kind.from_file("10.0.0.1", Origin("x", "f.toml", 1)) == ("10.0.0.1",)

@@ -71,6 +71,9 @@ class _Builder:
                 raise SettingsError(_unknown(config.origin((key,), key), key, list(_FLAT),
                                              "twistd minihttp --help lists them"))
             assert config is not None
+            if name in self.in_file:  # keep-alive-timeout and keep_alive_timeout both
+                raise SettingsError(f"{config.origin((key,), key)} and {self.raw_keys[name]}"
+                                    " name the same setting; keep one")
             self.in_file[name] = Given(value, config.origin((key,), name))
             self.raw_keys[name] = key
         pythonpath = _FLAT["pythonpath"]
