@@ -7,7 +7,9 @@ imports every such module whenever plugins are looked up (also by plain
 ``twistd``), so a plugin module must be cheap to import: ``HandlerPlugin``
 names its factory as ``"module:attribute"`` and imports it only when built.
 
-This module is what plugin files import; it imports nothing else of minihttp.
+This module is what plugin files import. It imports nothing else of minihttp
+(the package's face, ``twisted_http``, is lazy too), so loading every plugin
+costs a twistd run about a millisecond, not the server's modules.
 """
 
 from __future__ import annotations
