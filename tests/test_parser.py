@@ -706,34 +706,39 @@ def test_chunk_extensions_are_accepted_and_ignored(size_line: bytes) -> None:
     assert message.body == b"hello"
 
 
+# Chunk-size lines that are not 1-16 hex digits with valid extensions; these
+# lists are reused by test_wsgi_readahead.py.
+MALFORMED_SIZE_LINES = [
+    b"",
+    b"0x5",
+    b"+5",
+    b"-5",
+    b"5_0",
+    b" 5",
+    b"5 ",
+    b"5\t",
+    b"g",
+    b"5g",
+    b"\xef\xbc\x95",  # a non-ASCII digit
+    b"1" + b"0" * 16,  # 17 digits
+    b"0" * 17,
+    b"5;",
+    b"5;=v",
+    b"5;a=",
+    b"5;a b",
+    b"5;a=b c",
+    b'5;"a"=b',
+    b'5;a="unterminated',
+    b'5;a="\x00"',
+    b'5;a="\\\x7f"',
+    b"5;a=b\x00",
+    b"5,a",
+]
+
+
 @pytest.mark.parametrize(
     "size_line",
-    [
-        b"",
-        b"0x5",
-        b"+5",
-        b"-5",
-        b"5_0",
-        b" 5",
-        b"5 ",
-        b"5\t",
-        b"g",
-        b"5g",
-        b"\xef\xbc\x95",  # a non-ASCII digit
-        b"1" + b"0" * 16,  # 17 digits
-        b"0" * 17,
-        b"5;",
-        b"5;=v",
-        b"5;a=",
-        b"5;a b",
-        b"5;a=b c",
-        b'5;"a"=b',
-        b'5;a="unterminated',
-        b'5;a="\x00"',
-        b'5;a="\\\x7f"',
-        b"5;a=b\x00",
-        b"5,a",
-    ],
+    MALFORMED_SIZE_LINES,
 )
 def test_malformed_chunk_size_lines_are_400(size_line: bytes) -> None:
     """Only 1-16 hex digits and valid extensions make a chunk-size line; anything else is 400."""
@@ -741,16 +746,20 @@ def test_malformed_chunk_size_lines_are_400(size_line: bytes) -> None:
     assert_error(error, BadRequest, 400)
 
 
+# Chunked bodies whose data is not followed by exactly CRLF.
+BAD_CHUNK_DATA = [
+    b"5\r\nhelloX\r\n0\r\n\r\n",  # a byte too many
+    b"5\r\nhello0\r\n\r\n",  # no CRLF after the data
+    b"5\r\nhello\n0\r\n\r\n",
+    b"5\r\nhello\r0\r\n\r\n",
+    b"5\r\nhello\r\r\n0\r\n\r\n",
+    b"5\r\nhell\r\n0\r\n\r\n\r\n",  # a byte too few
+]
+
+
 @pytest.mark.parametrize(
     "body",
-    [
-        b"5\r\nhelloX\r\n0\r\n\r\n",  # a byte too many
-        b"5\r\nhello0\r\n\r\n",  # no CRLF after the data
-        b"5\r\nhello\n0\r\n\r\n",
-        b"5\r\nhello\r0\r\n\r\n",
-        b"5\r\nhello\r\r\n0\r\n\r\n",
-        b"5\r\nhell\r\n0\r\n\r\n\r\n",  # a byte too few
-    ],
+    BAD_CHUNK_DATA,
 )
 def test_chunk_data_must_end_in_crlf(body: bytes) -> None:
     """The CRLF after each chunk's data is checked, so a wrong size cannot go unnoticed."""
@@ -791,9 +800,15 @@ def test_trailers_are_parsed_and_kept_apart() -> None:
     assert message.body == b"hello"
 
 
+# Trailer lines that would be bad header lines.
+MALFORMED_TRAILERS = [
+    b"X-A : b", b"X A: b", b": b", b"X-A: a\x00b", b"X-A: a\rb", b"X-A", b" folded",
+]
+
+
 @pytest.mark.parametrize(
     "trailer",
-    [b"X-A : b", b"X A: b", b": b", b"X-A: a\x00b", b"X-A: a\rb", b"X-A", b" folded"],
+    MALFORMED_TRAILERS,
 )
 def test_malformed_trailers_are_400(trailer: bytes) -> None:
     """A trailer line that would be a bad header line is refused with 400."""

@@ -80,12 +80,13 @@ def test_content_type_and_length() -> None:
     assert "HTTP_CONTENT_TYPE" not in env and "HTTP_CONTENT_LENGTH" not in env
 
 
-def test_chunked_body_has_no_content_length() -> None:
-    """A chunked body has no CONTENT_LENGTH; wsgi.input_terminated says read to the end."""
+def test_chunked_body_read_ahead_has_a_content_length() -> None:
+    """A chunked body is read ahead: CONTENT_LENGTH is its length and it is no longer chunked."""
     env = environ_for(b"/", [(b"Transfer-Encoding", b"chunked")], method=b"POST",
                       body=b"5\r\nhello\r\n0\r\n\r\n")
-    assert "CONTENT_LENGTH" not in env
-    assert env["HTTP_TRANSFER_ENCODING"] == "chunked"
+    assert env["CONTENT_LENGTH"] == "5"
+    assert "HTTP_TRANSFER_ENCODING" not in env
+    assert env["wsgi.input_terminated"] is True
 
 
 def test_repeated_headers_are_joined() -> None:

@@ -144,6 +144,20 @@ class WSGIOptions:
         help="Bytes of the app's output that may wait for the client before the app's"
              " thread waits.",
         why="Twisted is handed a stream in large batches: fewer reactor turns per byte.")
+    read_ahead_memory: int = setting(
+        1 << 20, validator=at_least(0),
+        help="Bytes of a chunked request body held in memory while it is read before the"
+             " app runs; the rest goes to a temporary file.",
+        why="Form posts and JSON bodies fit; 4096 connections hold at most 4 GiB.")
+    read_ahead_size: int = setting(
+        1 << 30, validator=at_least(0),
+        help="Largest chunked request body read before the app runs, so the app gets"
+             " CONTENT_LENGTH and a seekable wsgi.input, and bad chunk framing gets its 400"
+             " before the app runs; a longer one is streamed with no CONTENT_LENGTH"
+             " (docs/wsgi.md); 0 streams every chunked body.",
+        why="max_body_size's default: most apps (Django's among them) read exactly"
+            " CONTENT_LENGTH bytes and see nothing without it. Costs disk for large"
+            " chunked uploads, as in waitress.")
 
 
 @attrs.frozen(kw_only=True)

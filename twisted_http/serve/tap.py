@@ -83,5 +83,7 @@ def make_site(settings: Settings, reactor: Any, service: MultiService) -> HTTPFa
             thread_wait_timeout=config.thread_wait_timeout,
             input_buffer=mount.options.input_buffer,
             output_window=mount.options.output_window,
+            read_ahead_memory=mount.options.read_ahead_memory,
+            read_ahead_size=mount.options.read_ahead_size,
         )))
     return HTTPFactory(Router(mounts), config, clock=reactor)

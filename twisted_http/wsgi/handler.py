@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from types import TracebackType
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from twisted.logger import Logger
 from twisted.protocols.basic import FileSender
@@ -51,6 +51,7 @@ from .io import (
     WSGIInput,
 )
 from .output import ClientGone, Outbox, describe
+from .readahead import ContinuedInput, ReadAhead
 from .threads import Clock, Dispatcher, ReactorQueue, ThreadPool
 
 __all__ = ["FileWrapper", "WSGIHandler", "WouldDeadlock"]
@@ -76,7 +77,10 @@ class WSGIHandler:
     starts), ``output_window`` how far the app's output may run ahead of the
     client (1 MiB: Twisted is handed a stream in large batches, fewer reactor
     turns per byte), and a request not started on a thread within
-    ``thread_wait_timeout`` seconds gets 503.
+    ``thread_wait_timeout`` seconds gets 503. A chunked body is read before
+    the app runs, ``read_ahead_memory`` bytes of it in memory and the rest up
+    to ``read_ahead_size`` in a temporary file, so the app gets a
+    ``CONTENT_LENGTH`` (``_wsgi_readahead``; ``ServerConfig`` says why).
     """
 
     def __init__(
@@ -88,6 +92,8 @@ class WSGIHandler:
         input_buffer: int = 65536,
         output_window: int = 1 << 20,
         thread_wait_timeout: float = 30.0,
+        read_ahead_memory: int = 1 << 20,
+        read_ahead_size: int = 1 << 30,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -100,6 +106,8 @@ class WSGIHandler:
         self.input_buffer = input_buffer
         self.output_window = output_window
         self.thread_wait_timeout = thread_wait_timeout
+        self.read_ahead_memory = read_ahead_memory
+        self.read_ahead_size = read_ahead_size
         self.hop = ReactorQueue(reactor)
         self.dispatcher = Dispatcher(thread_pool, reactor, thread_wait_timeout)
         self.running: set[_Exchange] = set()  # on app threads now
@@ -108,8 +116,14 @@ class WSGIHandler:
             add_trigger("before", "shutdown", self._shut_down)
 
     def handle(self, request: Request, response: Response) -> bool:
-        exchange = _Exchange(self, request, response)
         length = request.body.length
+        if length is None and self.read_ahead_size:
+            # Chunked: read it first, so the app gets a CONTENT_LENGTH and bad
+            # framing gets its 400 before the app runs (wsgi/readahead.py).
+            ReadAhead(request.body, self.read_ahead_memory, self.read_ahead_size,
+                      partial(self._read_ahead, request, response)).start()
+            return True
+        exchange = _Exchange(self, request, response)
         if length and length <= self.input_buffer and b"expect" not in request.headers:
             # A small body from a client that is sending it anyway: the app
             # starts once it is all in, so its thread never waits for it.
@@ -118,6 +132,9 @@ class WSGIHandler:
         else:
             self.dispatcher.dispatch(exchange)
         return True
+
+    def _read_ahead(self, request: Request, response: Response, ahead: ReadAhead) -> None:
+        self.dispatcher.dispatch(_Exchange(self, request, response, ahead))
 
     def _shut_down(self) -> None:
         """Let every app thread go before the pool is joined.
@@ -133,7 +150,8 @@ class WSGIHandler:
 class _Exchange:
     """One request's trip through the app. Methods say which thread they run on."""
 
-    def __init__(self, handler: WSGIHandler, request: Request, response: Response) -> None:
+    def __init__(self, handler: WSGIHandler, request: Request, response: Response,
+                 ahead: ReadAhead | None = None) -> None:
         self._app = handler.app
         self._running = handler.running
         self._hop = handler.hop
@@ -149,12 +167,23 @@ class _Exchange:
         self._out = Outbox(request, response, self._hop, handler.output_window,
                            self._reactor_thread, on_wait)
         self.input: WSGIInput | None = None
-        wsgi_input: WSGIInput | EmptyInput = EMPTY_INPUT
-        if request.body.length != 0:
+        self._body_file: IO[bytes] | None = None  # a chunked body read ahead whole
+        wsgi_input: WSGIInput | EmptyInput | ContinuedInput | IO[bytes] = EMPTY_INPUT
+        if ahead is not None and ahead.complete:
+            wsgi_input = self._body_file = ahead.stream()
+        elif request.body.length != 0:
             wsgi_input = self.input = WSGIInput(request.body, self._hop, handler.input_buffer,
-                                                self._reactor_thread, on_wait)
+                                                self._reactor_thread, on_wait,
+                                                delivered=ahead is not None)
+            if ahead is not None:  # longer than the read-ahead: the rest is streamed
+                wsgi_input = ContinuedInput(ahead.stream(), self.input)
+                ahead.hand_over(self.input)
         errors = WSGIErrors(partial(self._hop.callFromThread, _log_error_line, request))
         self._environ = make_environ(request, wsgi_input, errors, FileWrapper)
+        if self._body_file is not None and ahead is not None:
+            # The app sees a body of known length, no longer chunked (waitress does too).
+            self._environ["CONTENT_LENGTH"] = str(ahead.size)
+            self._environ.pop("HTTP_TRANSFER_ENCODING", None)
         response.register_producer(self._out, True)
         response.notify_finish().addErrback(self._lost)
 
@@ -179,6 +208,8 @@ class _Exchange:
         finally:
             if result is not None and not handed_off:
                 self._close(result)
+            if self._body_file is not None:
+                self._body_file.close()  # a temporary file's space is freed now
             self._running.discard(self)
 
     def _start_response(

@@ -51,7 +51,9 @@ class WSGIInput:
         limit: int,
         reactor_thread: int,
         on_wait: Callable[[], None],
+        delivered: bool = False,
     ) -> None:
+        """``delivered``: the body already flows to a receiver that passes it on here."""
         self._body = body
         self._reactor = reactor
         self._limit = limit
@@ -63,7 +65,7 @@ class WSGIInput:
         self._buffered = 0  # bytes in _chunks
         self._eof = body.length == 0
         self._error: BaseException | None = None
-        self._requested = False  # deliver_to has been asked for
+        self._requested = delivered  # deliver_to has been asked for
         self._paused = False  # the body is paused because the buffer is full
         self._resuming = False  # a resume is on its way to the reactor
 
