@@ -95,7 +95,7 @@ def test_an_unknown_key_in_the_second_wsgi_table(site: Path) -> None:
         "site.toml:11: unknown key 'calable' in [[wsgi]]; did you mean 'callable'?")
     assert refusal(site, TWO_APPS.format(line='app = "application"')) == (
         "site.toml:11: unknown key 'app' in [[wsgi]]; it takes prefix, module, callable,"
-        " path, input_buffer, output_window")
+        " path, input_buffer, output_window, read_ahead_memory, read_ahead_size")
 
 
 def test_a_bad_value_in_the_second_wsgi_table(site: Path) -> None:

@@ -45,6 +45,7 @@ def test_every_option_is_parsed(site: Path) -> None:
         "--body-timeout", "5", "--write-timeout", "6", "--max-connections", "10",
         "--thread-wait-timeout", "7", "--threads", "7", "--no-access-log",
         "--server-header", "edge", "--wsgi-input-buffer", "100", "--wsgi-output-window", "200",
+        "--wsgi-read-ahead-memory", "300", "--wsgi-read-ahead-size", "400",
     )
     assert settings.port == (
         "tcp:8080", "tcp:9090:interface=127.0.0.1", "unix:/tmp/minihttp.sock"
@@ -60,6 +61,8 @@ def test_every_option_is_parsed(site: Path) -> None:
     )
     assert (settings.wsgi_options.input_buffer, settings.wsgi_options.output_window) == (
         100, 200)
+    assert (settings.wsgi_options.read_ahead_memory, settings.wsgi_options.read_ahead_size) == (
+        300, 400)
 
 
 @pytest.mark.parametrize(
@@ -221,3 +224,18 @@ def test_plugin_is_lazy_and_found_by_twistd() -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
     ]
     assert imported == ["twisted.application.service"]
+
+
+def test_wsgi_mounts_get_their_read_ahead_options() -> None:
+    """--wsgi-read-ahead-memory and --wsgi-read-ahead-size reach every WSGIHandler."""
+    from twisted.application.service import MultiService
+
+    from twisted_http.serve.tap import make_site
+    from twisted_http.wsgi.handler import WSGIHandler
+
+    settings = parse("--wsgi", "tests.apps.simple:hello", "--wsgi-read-ahead-memory", "3",
+                     "--wsgi-read-ahead-size", "4")
+    factory = make_site(settings, MemoryReactor(), MultiService())
+    [handler] = factory.router.route(b"/")[1]
+    assert isinstance(handler, WSGIHandler)
+    assert (handler.read_ahead_memory, handler.read_ahead_size) == (3, 4)

@@ -80,7 +80,7 @@ class WSGIHandler:
     ``thread_wait_timeout`` seconds gets 503. A chunked body is read before
     the app runs, ``read_ahead_memory`` bytes of it in memory and the rest up
     to ``read_ahead_size`` in a temporary file, so the app gets a
-    ``CONTENT_LENGTH`` (``_wsgi_readahead``; ``ServerConfig`` says why).
+    ``CONTENT_LENGTH`` (``readahead``; ``WSGIOptions`` in serve/mounts.py says why).
     """
 
     def __init__(
