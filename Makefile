@@ -67,11 +67,12 @@ $(DOCS_STAMP): $(STAMP)
 	touch $@
 
 ## docs: the documentation site (Sphinx + MyST) in docs/_build/html, warnings as errors
+# -E: read every page afresh; the table of contents depends on which pages exist.
 docs: $(DOCS_STAMP)
 	@command -v dot >/dev/null || { \
 	  command -v apt-get >/dev/null || { echo "docs: needs Graphviz's dot, and apt-get is not here to install it" >&2; exit 1; }; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }
-	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	$(BIN)/python -m sphinx -E -W --keep-going -b html docs docs/_build/html
 
 ## bench: every workload against every server, and the in-process figure (docs/benchmarks.md)
 bench: $(STAMP)

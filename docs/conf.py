@@ -27,6 +27,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "repoze.sphinx.autointerface",
     "parser_states",
+    "public_api",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
@@ -55,7 +56,7 @@ intersphinx_mapping: dict[str, tuple[str, Any]] = {}
 SECTIONS = [
     ("Start here", ["quickstart", "lesson"]),
     ("Using minihttp", ["running", "configuration", "static", "wsgi", "extending", "handlers",
-                        "testing", "deploy", "security"]),
+                        "testing", "tls", "proxies", "deploy", "security"]),
     ("How it works", ["architecture", "parser", "benchmarks"]),
     ("Reference", ["api"]),
 ]
