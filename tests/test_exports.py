@@ -46,7 +46,7 @@ def test_every_name_resolves() -> None:
 
 # The layer folders (docs/architecture.md): importing the face imports them, but
 # what is in them is not the public API and may move between releases.
-LAYERS = {"wire", "channel", "static", "wsgi", "handlers", "serve"}
+LAYERS = {"wire", "channel", "static", "wsgi", "handlers", "edge", "serve"}
 
 
 def test_no_private_module_leaks() -> None:

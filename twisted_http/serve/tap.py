@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
+from twisted.internet.protocol import Factory
 from twisted.python.threadpool import ThreadPool
 
 from ..channel.factory import HTTPFactory
 from ..channel.interfaces import IRequestHandler
 from ..channel.routing import Router
+from ..edge.proxyprotocol import ProxyHeaderFactory, proxied
 from ..static.handler import StaticFiles
 from .listeners import Listening, tcp_address
 from .options import Options
@@ -55,8 +57,17 @@ def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N80
     service = MultiService()
     factory = make_site(settings, reactor, service)
     for description in settings.port:
-        Listening(reactor, description, factory).setServiceParent(service)
+        Listening(reactor, *listen_with(description, factory, reactor)).setServiceParent(service)
     return service
+
+
+def listen_with(description: str, factory: HTTPFactory, reactor: Any) -> tuple[str, Factory[Any]]:
+    """The endpoint to listen on and the factory to listen with: a ``haproxy:`` port
+    reads a PROXY header before the connection reaches ``factory``."""
+    inner = proxied(description)
+    if inner is None:
+        return description, factory
+    return inner, ProxyHeaderFactory(factory, factory.config.first_request_timeout, reactor)
 
 
 def make_site(settings: Settings, reactor: Any, service: MultiService) -> HTTPFactory:
