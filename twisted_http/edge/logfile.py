@@ -1,0 +1,197 @@
+"""The access log's writer: entries gathered, formatted and written in batches.
+
+``AccessLog.log`` only appends the entry to a list: nothing is formatted and
+nothing is written while a response is being finished. The batch is
+formatted and written in one go at the end of the reactor turn (a
+``callLater(0)``), or at once when ``most`` entries are waiting, so one write
+carries every line a turn produced, lines stay whole and in order, and the
+log is never more than one turn behind. ``flush`` writes what is waiting now
+(at shutdown, and before a reopen); ``reopen`` is what SIGUSR1 triggers, so
+logrotate can move the file away and have the next lines go to a fresh one.
+
+Where lines go, a ``Sink``:
+
+- ``FileSink``: a file opened with ``O_APPEND``. Each batch is one ``write``
+  of whole lines, so several processes (``--workers``) can share the file
+  with no process in between and no line cut by another's.
+- ``StreamSink``: an inherited descriptor such as stdout. Writes are cut at
+  line ends into pieces of at most ``PIPE_BUF`` bytes, which a pipe keeps
+  whole even when several workers write to it.
+- ``LoggerSink``: ``twisted.logger``, one event per line (namespace
+  ``minihttp.access``), emitted at flush time. Every observer twistd has sees
+  each line, which is what costs: the per-event formatting is the observers'.
+  Used where twistd itself writes its log to a file.
+
+A sink that fails (disk full, a closed pipe) reports it once through
+``twisted.logger`` and the batch is dropped; serving goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from typing import Any, Protocol
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger, LogLevel, globalLogPublisher
+
+from .accesslog import AccessEntry, Formatter
+
+_log = Logger(namespace="minihttp.access")
+PIPE_BUF = getattr(select, "PIPE_BUF", 512)  # writes of at most this stay whole on a pipe
+MOST = 512  # entries waiting at most before a write, whatever the turn
+
+
+class Sink(Protocol):
+    """Where formatted lines go."""
+
+    def write(self, lines: list[str]) -> None:
+        """Write these whole lines (each ending in a newline), in order."""
+
+    def reopen(self) -> None:
+        """Start over on the destination's path, if it has one (logrotate moved the file)."""
+
+    def close(self) -> None:
+        """Release the destination."""
+
+
+class FileSink:
+    """A file opened with ``O_APPEND``: every batch is one ``write`` at the file's end."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = self._open()
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def write(self, lines: list[str]) -> None:
+        _write_all(self._fd, "".join(lines).encode("ascii", "backslashreplace"))
+
+    def reopen(self) -> None:
+        fresh = self._open()  # if this fails, the old file is kept
+        old, self._fd = self._fd, fresh
+        os.close(old)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class StreamSink:
+    """An inherited descriptor (stdout): pieces of at most ``PIPE_BUF`` bytes, cut at line ends."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def write(self, lines: list[str]) -> None:
+        piece: list[str] = []
+        size = 0
+        for line in lines:
+            if size + len(line) > PIPE_BUF and piece:
+                _write_all(self._fd, "".join(piece).encode("ascii", "backslashreplace"))
+                piece, size = [], 0
+            piece.append(line)
+            size += len(line)
+        if piece:
+            _write_all(self._fd, "".join(piece).encode("ascii", "backslashreplace"))
+
+    def reopen(self) -> None:
+        pass  # nothing to reopen: whoever holds the other end rotates
+
+    def close(self) -> None:
+        pass  # not ours to close
+
+
+class LoggerSink:
+    """``twisted.logger``: one event per line, as twistd's own log lines are."""
+
+    def __init__(self, publisher: Any = globalLogPublisher) -> None:
+        self._publisher = publisher
+
+    def write(self, lines: list[str]) -> None:
+        publish = self._publisher
+        now = time.time()
+        for line in lines:
+            publish({
+                "log_format": "{access_line}", "access_line": line[:-1],
+                "log_level": LogLevel.info, "log_namespace": "minihttp.access",
+                "log_source": None, "log_logger": _log, "log_time": now,
+            })
+
+    def reopen(self) -> None:
+        pass  # twistd's log file is twistd's to rotate
+
+    def close(self) -> None:
+        pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class AccessLog:
+    """Gathers ``AccessEntry`` values and writes them, formatted, in batches; see the module
+    docstring. ``clock`` is the reactor, or a ``Clock`` in tests."""
+
+    def __init__(self, sink: Sink, format: Formatter, clock: IReactorTime,
+                 most: int = MOST) -> None:
+        self.sink = sink
+        self._format = format
+        self._clock = clock
+        self._most = most
+        self._entries: list[AccessEntry] = []
+        self._pending: IDelayedCall | None = None
+        self._failed = False
+
+    def log(self, entry: AccessEntry) -> None:
+        """Keep ``entry`` for the next write: at the end of this turn, or now if many wait."""
+        entries = self._entries
+        entries.append(entry)
+        if len(entries) >= self._most:
+            self.flush()
+        elif self._pending is None:
+            self._pending = self._clock.callLater(0, self._turn_ended)
+
+    def _turn_ended(self) -> None:
+        self._pending = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Format and write every waiting entry now, in the order they came."""
+        if self._pending is not None:
+            if self._pending.active():
+                self._pending.cancel()
+            self._pending = None
+        entries, self._entries = self._entries, []
+        if not entries:
+            return
+        try:
+            self.sink.write(list(map(self._format, entries)))
+        except OSError as error:
+            self._report(error)
+        else:
+            self._failed = False
+
+    def reopen(self) -> None:
+        """Write what waits to the old file, then continue on a fresh one (SIGUSR1)."""
+        self.flush()
+        try:
+            self.sink.reopen()
+        except OSError as error:
+            _log.error("Could not reopen the access log: {error}", error=error)
+
+    def close(self) -> None:
+        """Write what waits, then release the destination."""
+        self.flush()
+        self.sink.close()
+
+    def _report(self, error: OSError) -> None:
+        if not self._failed:  # once per run of failures, not once per batch
+            self._failed = True
+            _log.error("Access log lines lost: {error}", error=error)
