@@ -1,4 +1,5 @@
-"""Draws docs/benchmarks.png from bench/results/latest.json: each server's ratio to minihttp.
+"""Draws docs/benchmarks.png from bench/results/latest.json: each server's ratio to minihttp,
+as installed (the first table of the run: each server with its own defaults).
 
 Runs in bench/.venv, which has matplotlib: ``python bench/chart.py JSON PNG``.
 """
@@ -16,9 +17,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def main(source: str, target: str) -> None:
     data = json.loads(open(source).read())
-    rows = [row for row in data["rows"]
+    table = data["tables"][0]
+    rows = [row for row in table["rows"]
             if row["unit"] in ("req/s", "GB/s") and row["cells"].get("minihttp", {}).get("median")]
-    columns = [c for c in data["columns"] if c != "minihttp"]
+    columns = [c for c in table["columns"] if c != "minihttp"]
     colours = {column: f"C{index}" for index, column in enumerate(columns)}
     figure, axes = plt.subplots(figsize=(10, 0.9 * len(rows) + 1.5))
     labelled: set[str] = set()
@@ -39,7 +41,7 @@ def main(source: str, target: str) -> None:
     axes.invert_yaxis()
     axes.set_xlabel("throughput relative to minihttp (log scale; right of 1: faster than minihttp)",
                     fontsize=9)
-    axes.set_title(f"minihttp benchmark, {data['date']}")
+    axes.set_title(f"minihttp benchmark, {data['date']}: {table['title']}", fontsize=9)
     axes.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
     figure.savefig(target, dpi=100)

@@ -6,14 +6,16 @@ import argparse
 import dataclasses
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from servers import SERVERS
+from servers import BY_NAME as SERVERS_BY_NAME
+from servers import LOG_MODES, LOG_TITLES, SERVERS
 from workloads import WORKLOADS, RunResult, Workload
 
 WORKERS_LABEL = "minihttp --workers 2"
-PYTHON_ANCHORS = ("twistd web", "gunicorn sync", "gunicorn gthread", "waitress", "cheroot")
+WSGI_ANCHORS = ("gunicorn gthread", "waitress", "cheroot")  # issue 15's WSGI comparison
 INPROCESS = {
     "inprocess-keep-alive": "in-process, keep-alive (StringTransport)",
     "inprocess-close": "in-process, one request per connection (StringTransport)",
@@ -24,7 +26,8 @@ def progress(result: RunResult, workload: Workload) -> str:
     figure = "—" if result.value is None else f"{result.value:,.2f} {workload.unit}"
     flag = f"  FLAGGED: {'; '.join(result.problems)}" if result.problems else ""
     fatal = f"  ERROR: {result.fatal}" if result.fatal else ""
-    return (f"round {result.round} {workload.name:16} {result.server:20} "
+    server = f"{result.server} (log {result.log})"
+    return (f"round {result.round} {workload.name:16} {server:30} "
             f"{figure:>18}{flag}{fatal}")
 
 
@@ -51,47 +54,88 @@ def _figure(result: RunResult, metric: str) -> float | None:
     return result.value if metric == "value" else result.metrics.get(metric)
 
 
+def _cells(runs: list[RunResult], metric: str, order: list[str],
+           base_server: str) -> dict[str, dict[str, Any]]:
+    cells: dict[str, dict[str, Any]] = {}
+    for server in order:
+        mine = [r for r in runs if r.server == server]
+        if not mine:
+            continue
+        values = [v for v in (_figure(r, metric) for r in mine) if v is not None]
+        cells[server] = {
+            "median": statistics.median(values) if values else None,
+            "runs": len(mine),
+            "flagged": sum(r.flagged for r in mine),
+            "errors": sum(r.errors for r in mine),
+            "problems": sorted({p for r in mine for p in r.problems}),
+            "fatal": sorted({r.fatal for r in mine if r.fatal}),
+        }
+    base = cells.get(base_server, {}).get("median")
+    for cell in cells.values():
+        cell["ratio"] = cell["median"] / base if base and cell["median"] else None
+    return cells
+
+
+def _in_mode(result: RunResult, mode: str) -> bool:
+    """Whether ``result`` was run the way ``mode`` runs its server."""
+    name = "minihttp" if result.server == WORKERS_LABEL else result.server
+    server = SERVERS_BY_NAME.get(name)
+    return server is not None and server.log_setting(mode) == result.log
+
+
+def _table(results: list[RunResult], skipped: dict[tuple[str, str], str], mode: str,
+           order: list[str]) -> dict[str, Any]:
+    rows, cpu_rows = [], []
+    for key, workload, metric, title, unit in _rows():
+        if workload.startswith("inprocess"):
+            continue
+        runs = [r for r in results if r.workload == workload and _in_mode(r, mode)]
+        notes = {server: reason for (name, server), reason in skipped.items()
+                 if name == workload and (server == WORKERS_LABEL or _has_mode(server, mode))}
+        if not runs and not notes:
+            continue
+        rows.append({"key": key, "title": title, "unit": unit,
+                     "cells": _cells(runs, metric, order, "minihttp"), "skipped": notes})
+        if metric == "value" and any("cpu_ms_per_1k" in r.metrics for r in runs):
+            cpu_rows.append({"key": key, "title": title, "unit": "ms",
+                             "cells": _cells(runs, "cpu_ms_per_1k", order, "ceiling"),
+                             "skipped": notes})
+    return {"mode": mode, "title": LOG_TITLES[mode], "rows": rows, "cpu_rows": cpu_rows,
+            # A server skipped everywhere (nginx not installed) keeps its column, saying so.
+            "columns": [c for c in order if any(
+                c in row["cells"] or (c in row["skipped"] and c != WORKERS_LABEL)
+                for row in rows)]}
+
+
+def _has_mode(server: str, mode: str) -> bool:
+    known = SERVERS_BY_NAME.get(server)
+    return known is not None and known.log_setting(mode) is not None
+
+
 def build(results: list[RunResult], skipped: dict[tuple[str, str], str],
           machine: dict[str, str], versions: dict[str, str], command: str,
           args: argparse.Namespace, elapsed: float, pinned: bool) -> dict[str, Any]:
     order = ["minihttp", WORKERS_LABEL] + [s.name for s in SERVERS if s.name != "minihttp"]
-    rows = []
-    for key, workload, metric, title, unit in _rows():
-        runs = [r for r in results if r.workload == workload]
-        notes = {server: reason for (name, server), reason in skipped.items() if name == workload}
-        if not runs and not notes:
-            continue
-        cells: dict[str, dict[str, Any]] = {}
-        for server in order:
-            mine = [r for r in runs if r.server == server]
-            if not mine:
-                continue
-            values = [v for v in (_figure(r, metric) for r in mine) if v is not None]
-            cells[server] = {
-                "median": statistics.median(values) if values else None,
-                "runs": len(mine),
-                "flagged": sum(r.flagged for r in mine),
-                "errors": sum(r.errors for r in mine),
-                "problems": sorted({p for r in mine for p in r.problems}),
-                "fatal": sorted({r.fatal for r in mine if r.fatal}),
-            }
-        base = cells.get("minihttp", {}).get("median")
-        for cell in cells.values():
-            cell["ratio"] = cell["median"] / base if base and cell["median"] else None
-        rows.append({"key": key, "title": title, "unit": unit, "cells": cells,
-                     "skipped": notes})
+    modes = list(getattr(args, "logs", None) or LOG_MODES)
+    tables = [_table(results, skipped, mode, order) for mode in modes]
+    inprocess_rows = []
+    for key, title in INPROCESS.items():
+        runs = [r for r in results if r.workload == key]
+        if runs:
+            inprocess_rows.append({"key": key, "title": title, "unit": "req/s",
+                                   "cells": _cells(runs, "value", order, "minihttp"),
+                                   "skipped": {}})
     data = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": command, "machine": machine, "versions": versions,
         "pinned": pinned, "rounds": args.rounds, "duration": args.duration,
         "latency_rate": args.latency_rate, "elapsed_s": round(elapsed),
-        # A server skipped everywhere (nginx not installed) keeps its column, saying so.
-        "columns": [c for c in order if any(
-            c in row["cells"] or (c in row["skipped"] and c != WORKERS_LABEL) for row in rows)],
-        "rows": rows,
+        "tables": [t for t in tables if t["rows"]],
+        "inprocess": {"rows": inprocess_rows, "columns": [
+            c for c in order if any(c in row["cells"] for row in inprocess_rows)]},
         "runs": [dataclasses.asdict(r) for r in results],
     }
-    data["targets"] = targets(rows)
+    data["targets"] = targets({t["mode"]: t["rows"] for t in tables})
     return data
 
 
@@ -102,45 +146,59 @@ def _median(rows: list[dict[str, Any]], key: str, server: str) -> float | None:
     return None
 
 
-def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Issue 6's targets, each with what this run measured."""
-    out = []
+def targets(by_mode: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Issue 15's targets (and issue 6's that still hold), each with what this run measured."""
+    out: list[dict[str, Any]] = []
 
-    def ratio_target(text: str, key: str, other: str | None, at_least: float) -> None:
+    def add(text: str, measured: str | None, met: bool | None) -> None:
+        out.append({"target": text, "measured": measured or "not measured", "met": met})
+
+    def ratio_target(text: str, mode: str, key: str, other: str | None,
+                     at_least: float) -> None:
+        rows = by_mode.get(mode, [])
         mine = _median(rows, key, "minihttp")
         if other is None:
-            anchors = {s: _median(rows, key, s) for s in PYTHON_ANCHORS}
+            anchors = {s: _median(rows, key, s) for s in WSGI_ANCHORS}
             anchors = {s: v for s, v in anchors.items() if v}
             other = max(anchors, key=lambda s: anchors[s]) if anchors else None
         theirs = _median(rows, key, other) if other else None
         if mine and theirs:
-            ratio = mine / theirs
-            out.append({"target": text, "measured": f"{ratio:.2f}× {other}",
-                        "met": ratio >= at_least})
+            add(text, f"{mine / theirs:.2f}× {other}", mine / theirs >= at_least)
         else:
-            out.append({"target": text, "measured": "not measured", "met": None})
+            add(text, None, None)
 
-    for key, title in (("wsgi-hello", "WSGI hello, keep-alive"),
-                       ("wsgi-hello-close", "WSGI hello, new connection each"),
-                       ("wsgi-stream", "WSGI 1 MiB streamed"), ("wsgi-post", "WSGI POST 64 KiB")):
-        ratio_target(f"{title} ≥ 1.2× the best Python anchor", key, None, 1.2)
-    ratio_target("static 1 KiB keep-alive ≥ 4× twistd web", "static-1k", "twistd web", 4.0)
-    ratio_target("static 1 MiB ≥ 2× twistd web", "static-1m", "twistd web", 2.0)
+    for mode, label in (("installed", "as installed"), ("off", "logs off")):
+        for key, title, other, at_least in (
+            ("static-1k", "static 1 KiB keep-alive", "twistd web", 3.0),
+            ("static-1k-close", "static 1 KiB new connection", "twistd web", 2.0),
+            ("static-1m", "static 1 MiB", "twistd web", 2.0),
+            ("wsgi-hello", "WSGI hello, keep-alive", None, 1.5),
+            ("wsgi-hello-close", "WSGI hello, new connection each", None, 1.5),
+            ("wsgi-stream", "WSGI 1 MiB streamed", None, 1.5),
+            ("wsgi-post", "WSGI POST 64 KiB", None, 1.5),
+        ):
+            whom = other or "the best of gunicorn gthread, waitress, cheroot"
+            ratio_target(f"{label}: {title} ≥ {at_least:g}× {whom}", mode, key, other,
+                         at_least)
+    for key, title in (("static-1k", "static 1 KiB keep-alive"),
+                       ("wsgi-hello", "WSGI hello, keep-alive")):
+        on = _median(by_mode.get("installed", []), key, "minihttp")
+        off = _median(by_mode.get("off", []), key, "minihttp")
+        add(f"{title}: minihttp as installed (log on) ≥ 0.9× with --no-access-log",
+            f"{on / off:.2f}×" if on and off else None, (on >= 0.9 * off) if on and off else None)
+    rows = by_mode.get("installed") or next(iter(by_mode.values()), [])
     mine, theirs = _median(rows, "idle-1000-rss", "minihttp"), _median(
         rows, "idle-1000-rss", "twistd web")
-    out.append({"target": "RSS with 1,000 idle connections ≤ twistd web's",
-                "measured": f"{mine:.0f} MiB vs {theirs:.0f} MiB" if mine and theirs
-                else "not measured",
-                "met": (mine <= theirs) if mine and theirs else None})
+    add("RSS with 1,000 idle connections ≤ twistd web's",
+        f"{mine:.0f} MiB vs {theirs:.0f} MiB" if mine and theirs else None,
+        (mine <= theirs) if mine and theirs else None)
     under, without = _median(rows, "idle-1000", "minihttp"), _median(rows, "static-1k", "minihttp")
-    out.append({"target": "throughput with 1,000 idle connections within 5% of without",
-                "measured": f"{under / without:.2f}× without" if under and without
-                else "not measured",
-                "met": (under >= 0.95 * without) if under and without else None})
+    add("throughput with 1,000 idle connections within 5% of without",
+        f"{under / without:.2f}× without" if under and without else None,
+        (under >= 0.95 * without) if under and without else None)
     two, one = _median(rows, "workers", WORKERS_LABEL), _median(rows, "workers", "minihttp")
-    out.append({"target": "`--workers 2` ≥ 1.5× one worker",
-                "measured": f"{two / one:.2f}×" if two and one else "n/a",
-                "met": (two >= 1.5 * one) if two and one else None})
+    add("`--workers 2` ≥ 1.6× one worker (static 1 KiB keep-alive)",
+        f"{two / one:.2f}×" if two and one else None, (two >= 1.6 * one) if two and one else None)
     return out
 
 
@@ -154,18 +212,11 @@ def _number(value: float, unit: str) -> str:
     return f"{value:.2f} ms"
 
 
-def markdown(data: dict[str, Any]) -> str:
-    columns = data["columns"]
-    notes: list[str] = []
-
-    def note(text: str) -> str:
-        if text not in notes:
-            notes.append(text)
-        return f"[{notes.index(text) + 1}]"
-
+def _grid(rows: list[dict[str, Any]], columns: list[str], note: Callable[[str], str],
+          base: str = "minihttp") -> list[str]:
     lines = ["| workload | " + " | ".join(columns) + " |",
              "|---|" + "---:|" * len(columns)]
-    for row in data["rows"]:
+    for row in rows:
         cells = []
         for column in columns:
             cell = row["cells"].get(column)
@@ -177,7 +228,7 @@ def markdown(data: dict[str, Any]) -> str:
                 cells.append("error " + " ".join(note(f"{column}: {f}") for f in cell["fatal"]))
                 continue
             text = _number(cell["median"], row["unit"])
-            if column != "minihttp" and cell["ratio"] is not None:
+            if column != base and cell["ratio"] is not None:
                 text += f" ({cell['ratio']:.2f}×)"
             if cell["flagged"]:
                 detail = "; ".join(cell["problems"] + cell["fatal"])
@@ -187,14 +238,43 @@ def markdown(data: dict[str, Any]) -> str:
         for reason in (r for c, r in row["skipped"].items() if c not in columns):
             title += f" — n/a: {reason}"
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("Medians of interleaved rounds; (ratio) = server / minihttp, so above 1 is "
-                 "faster than minihttp for req/s and GB/s, and larger for ms and MiB. "
+    return lines
+
+
+def markdown(data: dict[str, Any]) -> str:
+    notes: list[str] = []
+
+    def note(text: str) -> str:
+        if text not in notes:
+            notes.append(text)
+        return f"[{notes.index(text) + 1}]"
+
+    lines: list[str] = []
+    for table in data["tables"]:
+        lines += [f"### {table['title']}", ""]
+        lines += _grid(table["rows"], table["columns"], note)
+        lines.append("")
+        if table["cpu_rows"]:
+            columns = [c for c in table["columns"]
+                       if any(c in row["cells"] for row in table["cpu_rows"])]
+            lines += [f"Server CPU per 1,000 requests, {table['title'].split(' (')[0]}: "
+                      "ms of user + system time of the server's processes (from /proc), "
+                      "(ratio) to the ceiling's.", ""]
+            lines += _grid(table["cpu_rows"], columns, note, base="ceiling")
+            lines.append("")
+    if data["inprocess"]["rows"]:
+        lines += ["### in-process (no sockets; twisted.web's channel in the twistd web column)",
+                  ""]
+        lines += _grid(data["inprocess"]["rows"], data["inprocess"]["columns"], note)
+        lines.append("")
+    lines.append("Medians of interleaved rounds; (ratio) = server / minihttp in the same "
+                 "table, so above 1 is faster than minihttp for req/s and GB/s, and larger for "
+                 "ms and MiB; in the CPU tables, server / ceiling. Compare only within a table. "
                  "⚠ marks runs with errors or failed checks.")
     if notes:
         lines.append("")
         lines += [f"[{i}] {text}" for i, text in enumerate(notes, 1)]
-    lines += ["", "| target (issue 6) | measured | met |", "|---|---|---|"]
+    lines += ["", "| target (issue 15) | measured | met |", "|---|---|---|"]
     for target in data["targets"]:
         met = {True: "yes", False: "**no**", None: "—"}[target["met"]]
         lines.append(f"| {target['target']} | {target['measured']} | {met} |")
@@ -214,11 +294,23 @@ numbers drift from machine to machine, and on a shared or virtual machine
 single figures move by a fifth from run to run; the ratios within one run are
 what to read.
 
-Run it yourself with `make bench` (about a quarter of an hour; it installs the
-anchors into `bench/.venv`, and nginx and wrk with apt-get when run as root).
+Run it yourself with `make bench` (about {max(1, data["elapsed_s"] // 60)} minutes here; it
+installs the anchors into `bench/.venv`, and nginx and wrk with apt-get when run as root).
 `.venv/bin/python bench/run.py --help` lists the options: `--quick` for a smoke
-check, `--only WORKLOAD`, `--servers`, `--rounds`, `--duration`, `--json`.
+check, `--only WORKLOAD`, `--servers`, `--logs`, `--rounds`, `--duration`, `--json`.
 `.venv/bin/python bench/inprocess.py` gives the in-process figure alone.
+
+Every server is measured three ways, one table each, and ratios are only
+read within a table: **as installed** (each server's own defaults: minihttp
+and `twistd web` log every request to where twistd logs, stdout under
+`twistd -n`; nginx's packaged config logs to a file; gunicorn's default has no
+access log; waitress and cheroot have none), **access logs off** everywhere,
+and **access logs on** everywhere, to a file (`--access-log FILE`,
+`twistd web --logfile FILE`, nginx `access_log`, gunicorn `--access-logfile`;
+waitress and cheroot have no access log and are left out). Each table has a
+CPU companion: the server's CPU time per 1,000 requests (user + system, from
+`/proc/PID/stat`, all its processes), with its ratio to the ceiling's, which
+is steadier than req/s on a shared machine.
 
 ## Latest run
 

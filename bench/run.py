@@ -8,7 +8,11 @@ of medians with each server's ratio to minihttp; writes the raw runs to
 versions to ``docs/benchmarks.md`` and a chart to ``docs/benchmarks.png``.
 
     .venv/bin/python bench/run.py [--quick] [--only WORKLOAD] [--servers A,B]
-                                  [--rounds N] [--duration S] [--json]
+                                  [--logs installed,off,on] [--rounds N] [--duration S]
+
+Each workload is run in every access-log mode asked for (``--logs``, all three
+by default; see ``servers.py``): one table per mode, ratios only within one.
+A server whose command is the same in two modes is run once for both.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import anchors
 import inprocess
 import report
 from servers import BY_NAME as SERVERS_BY_NAME
-from servers import LOAD_CORE, SERVERS, Context, Running, ServerFailed
+from servers import LOAD_CORE, LOG_MODES, SERVERS, Context, Running, ServerFailed
 from workloads import KIB, MIB, WORKLOADS, RunResult, Workload, run_one, write_scripts
 
 RESULTS = anchors.BENCH / "results"
@@ -44,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"only this workload (repeatable): {', '.join(names)}")
     parser.add_argument("--servers", help="comma-separated servers: "
                         + ", ".join(server.name for server in SERVERS))
+    parser.add_argument("--logs", default=",".join(LOG_MODES),
+                        help="access-log modes, comma-separated: installed (each server's "
+                        "defaults), off, on [all three]")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds [3]")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per run [4]")
     parser.add_argument("--latency-rate", type=float, default=1000.0,
@@ -54,10 +62,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--docs", action=argparse.BooleanOptionalAction, default=None,
                         help="write docs/benchmarks.md and .png [default: on a full run]")
     args = parser.parse_args(argv)
+    args.logs = [mode.strip() for mode in args.logs.split(",") if mode.strip()]
+    unknown = [mode for mode in args.logs if mode not in LOG_MODES]
+    if unknown or not args.logs:
+        parser.error(f"--logs: unknown mode {', '.join(unknown)}; known: {', '.join(LOG_MODES)}")
     if args.quick:
         args.rounds, args.duration = 1, 1.0
     if args.docs is None:
-        args.docs = not (args.quick or args.only or args.servers)
+        args.docs = not (args.quick or args.only or args.servers
+                         or set(args.logs) != set(LOG_MODES))
     return args
 
 
@@ -90,17 +103,23 @@ def minihttp_has_workers() -> bool:
     return "--workers" in done.stdout
 
 
-def plan(workload: Workload, names: list[str], context: Context,
-         skipped: dict[tuple[str, str], str]) -> list[tuple[str, int]]:
-    """(column label, workers) pairs to run for ``workload``, noting what is skipped."""
+Entry = tuple[str, int, str]  # column label, workers, how it logs ("default", "off", "file")
+
+
+def plan(workload: Workload, names: list[str], context: Context, modes: list[str],
+         skipped: dict[tuple[str, str], str]) -> list[Entry]:
+    """The distinct runs ``workload`` needs for ``modes``, noting what is skipped."""
     if workload.workers:
         if "minihttp" not in names:
             return []
         if not context.minihttp_workers:
             skipped[(workload.name, WORKERS_LABEL)] = "minihttp has no --workers option yet"
             return []
-        return [("minihttp", 1), (WORKERS_LABEL, 2)]
-    entries = []
+        server = SERVERS_BY_NAME["minihttp"]
+        logs = _unique(server.log_setting(mode) for mode in modes)
+        return [(label, workers, log) for log in logs
+                for label, workers in (("minihttp", 1), (WORKERS_LABEL, 2))]
+    entries: list[Entry] = []
     for server in SERVERS:
         if server.name not in names or workload.kind not in server.serves:
             continue
@@ -110,21 +129,30 @@ def plan(workload: Workload, names: list[str], context: Context,
         if reason:
             skipped[(workload.name, server.name)] = reason
             continue
-        entries.append((server.name, 1))
+        for log in _unique(server.log_setting(mode) for mode in modes):
+            entries.append((server.name, 1, log))
     return entries
 
 
-def run_workload(workload: Workload, entries: list[tuple[str, int]], context: Context,
+def _unique(settings: Iterable[str | None]) -> list[str]:
+    out: list[str] = []
+    for setting in settings:
+        if setting is not None and setting not in out:
+            out.append(setting)
+    return out
+
+
+def run_workload(workload: Workload, entries: list[Entry], context: Context,
                  scripts: dict[str, Path], args: argparse.Namespace) -> list[RunResult]:
     results = []
     for round_ in range(args.rounds):
         shift = round_ % len(entries)
-        for label, workers in entries[shift:] + entries[:shift]:
-            result = RunResult(label, workload.name, round_ + 1)
+        for label, workers, log in entries[shift:] + entries[:shift]:
+            result = RunResult(label, workload.name, round_ + 1, log=log)
             server = SERVERS_BY_NAME["minihttp" if workers > 1 else label]
             running = None
             try:
-                running = Running.start(server, context, workload.kind, workers)
+                running = Running.start(server, context, workload.kind, workers, log)
                 run_one(running, context, scripts, workload, args.duration, result,
                         args.latency_rate, workers)
             except ServerFailed as error:
@@ -198,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
                           minihttp_workers=minihttp_has_workers())
         scripts = write_scripts(scratch)
         for workload in workloads:
-            entries = plan(workload, names, context, skipped)
+            entries = plan(workload, names, context, args.logs, skipped)
             if not tools.get("wrk") and not workload.latency:
-                for label, _workers in entries:
+                for label, _workers, _log in entries:
                     skipped[(workload.name, label)] = "wrk not installed"
                 continue
             if entries:

@@ -6,9 +6,29 @@ with ``taskset`` to core 0 when the machine has a second core for the load
 generator. ``stop`` ends that group by its id: SIGTERM, then SIGKILL.
 
 Each server is run with its own defaults and one process, except where a
-default would change what is measured: no access logs anywhere, gunicorn's
-gthread worker gets minihttp's ten threads, nginx keeps connections for as
-many requests as the client sends.
+default would change what is measured: gunicorn's gthread worker gets
+minihttp's ten threads, nginx keeps connections for as many requests as the
+client sends.
+
+The access log is run three ways (``LOG_MODES``), since it costs as much as
+the HTTP layer itself in some servers:
+
+- ``installed``: as the server comes. minihttp logs each request to where
+  twistd logs (stdout with ``twistd -n``, as ``make run`` and the docs run
+  it); ``twistd web`` too; nginx's packaged config logs every request to a
+  file (``access_log`` in ``/etc/nginx/nginx.conf``); gunicorn's default has
+  no access log (``--access-logfile`` is unset), and waitress and cheroot have
+  none at all; the ceiling logs nothing.
+- ``off``: no access log anywhere: ``--no-access-log``; for twistd web, which
+  has no option for it, ``twistd_web_nolog.tac`` (its own plugin's site with
+  ``Site.log`` doing nothing); ``access_log off`` for nginx.
+- ``on``: an access log to a file everywhere a server has one:
+  ``--access-log FILE``, ``twistd web --logfile FILE``, nginx's
+  ``access_log FILE``, ``gunicorn --access-logfile FILE``. waitress, cheroot
+  and the ceiling have none, and are left out of this table.
+
+A server whose ``installed`` command is the same as its ``off`` or ``on`` one
+is run once and its figures are shown in both tables.
 """
 
 from __future__ import annotations
@@ -27,6 +47,7 @@ from anchors import BENCH, PROJECT_BIN, bench_bin
 SERVER_CORE = "0"
 LOAD_CORE = "1"
 THREADS = 10  # minihttp's and Twisted's default WSGI thread pool
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class ServerFailed(Exception):
@@ -46,7 +67,13 @@ class Context:
 
 
 Argv = tuple[list[str], dict[str, str]]  # the command line, and what to add to the environment
-Command = Callable[[Context, int, str, int], Argv]
+Command = Callable[[Context, int, str, int, str], Argv]  # ..., port, kind, workers, log
+LOG_MODES = ("installed", "off", "on")
+LOG_TITLES = {
+    "installed": "as installed (each server's own defaults, its access log as it comes)",
+    "off": "access logs off everywhere",
+    "on": "access logs on everywhere, to a file (servers that have one)",
+}
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,12 @@ class Server:
     command: Command
     needs: str = ""  # "nginx" or "bench-venv": skipped without it
     note: str = ""
+    # What each log mode runs: "default", "off" or "file"; a mode missing is not run.
+    logs: tuple[tuple[str, str], ...] = (("installed", "off"), ("off", "off"))
+
+    def log_setting(self, mode: str) -> str | None:
+        """How this server logs in ``mode`` ("default", "off", "file"), or None: not run."""
+        return dict(self.logs).get(mode)
 
     def unavailable(self, context: Context) -> str:
         """Why this server cannot run here, or ''."""
@@ -66,14 +99,21 @@ class Server:
         return ""
 
 
-def _twistd(context: Context, log: str) -> list[str]:
-    return [str(PROJECT_BIN / "twistd"), "--nodaemon", "--pidfile=", f"--logfile={log}"]
+def _twistd() -> list[str]:
+    # No --logfile: twistd -n logs to stdout (the run's .out file), as `make run` does.
+    return [str(PROJECT_BIN / "twistd"), "--nodaemon", "--pidfile="]
 
 
-def _minihttp(context: Context, port: int, kind: str, workers: int) -> Argv:
-    log = str(context.scratch / f"minihttp-{port}.log")
-    argv = [*_twistd(context, log), "minihttp", "--port", f"tcp:{port}:interface=127.0.0.1",
-            "--no-access-log"]
+def access_log_path(context: Context, port: int) -> str:
+    return str(context.scratch / f"access-{port}.log")
+
+
+def _minihttp(context: Context, port: int, kind: str, workers: int, log: str) -> Argv:
+    argv = [*_twistd(), "minihttp", "--port", f"tcp:{port}:interface=127.0.0.1"]
+    if log == "off":
+        argv.append("--no-access-log")
+    elif log == "file":
+        argv += ["--access-log", access_log_path(context, port)]
     if kind == "static":
         argv += ["--static", str(context.www)]
     else:
@@ -84,14 +124,19 @@ def _minihttp(context: Context, port: int, kind: str, workers: int) -> Argv:
     return argv, {}
 
 
-def _twistd_web(context: Context, port: int, kind: str, workers: int) -> Argv:
-    log = str(context.scratch / f"twistd-web-{port}.log")
-    argv = [*_twistd(context, log), "web", "--listen", f"tcp:{port}:interface=127.0.0.1"]
+def _twistd_web(context: Context, port: int, kind: str, workers: int, log: str) -> Argv:
+    web = ["--listen", f"tcp:{port}:interface=127.0.0.1"]
     if kind == "static":
-        argv += ["--path", str(context.www)]
+        web += ["--path", str(context.www)]
     else:
-        argv += ["--wsgi", "benchapp.app"]
-    return argv, {"PYTHONPATH": str(BENCH)}
+        web += ["--wsgi", "benchapp.app"]
+    env = {"PYTHONPATH": str(BENCH)}
+    if log == "off":
+        tac = str(BENCH / "twistd_web_nolog.tac")
+        return [*_twistd(), "--python", tac], {**env, "BENCH_TWISTD_WEB_ARGS": "\n".join(web)}
+    if log == "file":
+        web += ["--logfile", access_log_path(context, port)]
+    return [*_twistd(), "web", *web], env
 
 
 NGINX_CONF = """\
@@ -103,7 +148,7 @@ pid {scratch}/nginx-{port}.pid;
 error_log {scratch}/nginx-{port}.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    access_log {access_log};
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
@@ -123,51 +168,61 @@ http {{
 """
 
 
-def _nginx(context: Context, port: int, kind: str, workers: int) -> Argv:
+def _nginx(context: Context, port: int, kind: str, workers: int, log: str) -> Argv:
     conf = context.scratch / f"nginx-{port}.conf"
-    conf.write_text(NGINX_CONF.format(scratch=context.scratch, port=port, www=context.www))
+    access_log = "off" if log == "off" else f"{access_log_path(context, port)} combined"
+    conf.write_text(NGINX_CONF.format(scratch=context.scratch, port=port, www=context.www,
+                                      access_log=access_log))
     return [str(context.tools["nginx"]), "-c", str(conf), "-p", str(context.scratch)], {}
 
 
 def _gunicorn(worker: str) -> Command:
-    def command(context: Context, port: int, kind: str, workers: int) -> Argv:
+    def command(context: Context, port: int, kind: str, workers: int, log: str) -> Argv:
         argv = [str(bench_bin("gunicorn")), "--workers", "1", "--worker-class", worker,
                 "--bind", f"127.0.0.1:{port}", "--pythonpath", str(BENCH),
                 "--log-level", "warning", "--backlog", "2048"]
+        if log == "file":
+            argv += ["--access-logfile", access_log_path(context, port)]
         if worker == "gthread":
             argv += ["--threads", str(THREADS)]
         return [*argv, "benchapp:app"], {}
     return command
 
 
-def _waitress(context: Context, port: int, kind: str, workers: int) -> Argv:
+def _waitress(context: Context, port: int, kind: str, workers: int, log: str) -> Argv:
     return [str(bench_bin("waitress-serve")), f"--listen=127.0.0.1:{port}",
             "benchapp:app"], {"PYTHONPATH": str(BENCH)}
 
 
-def _cheroot(context: Context, port: int, kind: str, workers: int) -> Argv:
+def _cheroot(context: Context, port: int, kind: str, workers: int, log: str) -> Argv:
     return [str(bench_bin("cheroot")), "--bind", f"127.0.0.1:{port}", "--chdir", str(BENCH),
             "benchapp:app"], {"PYTHONPATH": str(BENCH)}
 
 
-def _canned(context: Context, port: int, kind: str, workers: int) -> Argv:
+def _canned(context: Context, port: int, kind: str, workers: int, log: str) -> Argv:
     return [str(PROJECT_BIN / "python"), str(BENCH / "canned.py"), str(port)], {
         "PYTHONPATH": str(BENCH)}
 
 
 BOTH = frozenset({"static", "wsgi"})
+LOGS_THREE_WAYS = (("installed", "default"), ("off", "off"), ("on", "file"))
+LOGS_OFF_BY_DEFAULT = (("installed", "off"), ("off", "off"), ("on", "file"))
 SERVERS = [
-    Server("minihttp", BOTH, _minihttp),
-    Server("twistd web", BOTH, _twistd_web, note="Twisted's own `twistd web`, same Twisted"),
-    Server("nginx", frozenset({"static"}), _nginx, needs="nginx", note="1 worker, sendfile"),
+    Server("minihttp", BOTH, _minihttp, logs=LOGS_THREE_WAYS),
+    Server("twistd web", BOTH, _twistd_web, logs=LOGS_THREE_WAYS,
+           note="Twisted's own `twistd web`, same Twisted"),
+    Server("nginx", frozenset({"static"}), _nginx, needs="nginx", note="1 worker, sendfile",
+           logs=(("installed", "file"), ("off", "off"), ("on", "file"))),
     Server("gunicorn sync", frozenset({"wsgi"}), _gunicorn("sync"), needs="bench-venv",
-           note="1 worker; the sync worker closes every connection"),
+           note="1 worker; the sync worker closes every connection", logs=LOGS_OFF_BY_DEFAULT),
     Server("gunicorn gthread", frozenset({"wsgi"}), _gunicorn("gthread"), needs="bench-venv",
-           note=f"1 worker, {THREADS} threads"),
-    Server("waitress", frozenset({"wsgi"}), _waitress, needs="bench-venv", note="defaults"),
-    Server("cheroot", frozenset({"wsgi"}), _cheroot, needs="bench-venv", note="defaults"),
+           note=f"1 worker, {THREADS} threads", logs=LOGS_OFF_BY_DEFAULT),
+    Server("waitress", frozenset({"wsgi"}), _waitress, needs="bench-venv",
+           note="defaults; no access log"),
+    Server("cheroot", frozenset({"wsgi"}), _cheroot, needs="bench-venv",
+           note="defaults; no access log"),
     Server("ceiling", BOTH, _canned,
-           note="bare Twisted reactor writing canned responses: no HTTP layer"),
+           note="bare Twisted reactor writing canned responses: no HTTP layer, no log"),
 ]
 BY_NAME = {server.name: server for server in SERVERS}
 
@@ -190,9 +245,9 @@ class Running:
 
     @classmethod
     def start(cls, server: Server, context: Context, kind: str, workers: int = 1,
-              timeout: float = 20.0) -> Running:
+              log: str = "off", timeout: float = 20.0) -> Running:
         port = free_port()
-        argv, env = server.command(context, port, kind, workers)
+        argv, env = server.command(context, port, kind, workers, log)
         if context.pin:
             argv = ["taskset", "-c", SERVER_CORE if workers == 1 else "0-1", *argv]
         log = context.scratch / f"{server.name.replace(' ', '-')}-{port}.out"
@@ -227,7 +282,9 @@ class Running:
     def log_tail(self, lines: int = 3) -> str:
         """The last lines of what the server wrote, its twistd log included."""
         texts = []
-        for path in [self.log, *self.log.parent.glob(f"*-{self.port}.log")]:
+        logs = [p for p in self.log.parent.glob(f"*-{self.port}.log")
+                if not p.name.startswith("access-")]
+        for path in [self.log, *logs]:
             try:
                 texts += path.read_text(errors="replace").strip().splitlines()
             except OSError:
@@ -246,6 +303,22 @@ class Running:
             except (OSError, IndexError, ValueError):
                 continue
         return total
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's process group.
+
+        Each member's utime + stime from ``/proc/PID/stat``, plus cutime +
+        cstime for children it has already reaped, so a worker that ended
+        still counts.
+        """
+        ticks = 0
+        for pid in self.group():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        return ticks / CLOCK_TICKS
 
     def group(self) -> list[int]:
         """Process ids in the server's process group (nginx and gunicorn have workers)."""

@@ -98,6 +98,7 @@ class RunResult:
     server: str
     workload: str
     round: int
+    log: str = "off"  # how the server logged: "default", "off" or "file" (servers.LOG_MODES)
     value: float | None = None  # the figure, in the workload's unit
     metrics: dict[str, float] = field(default_factory=dict)  # rss_mib, p50_ms, ...
     errors: int = 0
@@ -299,12 +300,18 @@ def run_one(running: Running, context: Context, scripts: dict[str, Path], worklo
                 result.fatal = f"could not open {workload.idle} idle connections: {error}"
                 return
             time.sleep(0.5)
+        cpu_before = running.cpu_seconds()
         with RssSampler(running) as sampler:
             if workload.latency:
                 run_latency(context, running.port, workload, duration, result, latency_rate)
             else:
                 run_wrk(context, scripts, running.port, workload, duration, result, workers)
+        cpu = running.cpu_seconds() - cpu_before
         result.metrics["rss_mib"] = sampler.peak / MIB
+        if result.metrics.get("requests"):
+            # Server CPU seconds per 1,000 requests, in ms: steadier than req/s on a
+            # shared machine, since time the server waits or is descheduled is not in it.
+            result.metrics["cpu_ms_per_1k"] = cpu * 1e6 / result.metrics["requests"]
         if workload.idle:
             held = count_open(idle)
             result.metrics["idle_held"] = held

@@ -78,9 +78,10 @@ def test_report_gives_ratios_errors_and_skips() -> None:
         result("ceiling", "static-1k", 1, fatal="server failed: exited with 1"),
     ]
     skipped = {("static-1k", "nginx"): "nginx not installed"}
-    args = argparse.Namespace(rounds=2, duration=1.0, latency_rate=1000.0)
+    args = argparse.Namespace(rounds=2, duration=1.0, latency_rate=1000.0, logs=["off"])
     data = report.build(runs, skipped, {}, {}, "test", args, 0.0, False)
-    cells = data["rows"][0]["cells"]
+    [table] = data["tables"]
+    cells = table["rows"][0]["cells"]
     assert cells["minihttp"]["median"] == 2500.0
     assert cells["twistd web"]["ratio"] == 0.4
     assert cells["twistd web"]["flagged"] == 1
@@ -88,3 +89,39 @@ def test_report_gives_ratios_errors_and_skips() -> None:
     assert "1.0k (0.40×) ⚠ 1/2 runs" in text
     assert "skipped [" in text and "nginx not installed" in text
     assert "ceiling: server failed: exited with 1" in text
+
+
+def test_report_gives_one_table_per_log_mode() -> None:
+    """A run is shown in each table whose mode runs its server that way: minihttp's default
+    log only as installed, gunicorn's (no log by default) both as installed and logs off;
+    the CPU table gives ratios to the ceiling."""
+    import argparse
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        report = _load("report")
+        workloads = sys.modules["workloads"]
+    finally:
+        sys.path.remove(str(BENCH))
+    result = workloads.RunResult
+    runs = [
+        result("minihttp", "wsgi-hello", 1, log="default", value=900.0,
+               metrics={"cpu_ms_per_1k": 60.0}),
+        result("minihttp", "wsgi-hello", 1, log="off", value=1000.0,
+               metrics={"cpu_ms_per_1k": 50.0}),
+        result("gunicorn gthread", "wsgi-hello", 1, log="off", value=500.0),
+        result("ceiling", "wsgi-hello", 1, log="off", value=4000.0,
+               metrics={"cpu_ms_per_1k": 20.0}),
+    ]
+    args = argparse.Namespace(rounds=1, duration=1.0, latency_rate=1000.0,
+                              logs=["installed", "off"])
+    data = report.build(runs, {}, {}, {}, "test", args, 0.0, False)
+    installed, off = data["tables"]
+    assert installed["rows"][0]["cells"]["minihttp"]["median"] == 900.0
+    assert off["rows"][0]["cells"]["minihttp"]["median"] == 1000.0
+    for table in (installed, off):
+        assert table["rows"][0]["cells"]["gunicorn gthread"]["median"] == 500.0
+    assert installed["cpu_rows"][0]["cells"]["minihttp"]["ratio"] == 3.0
+    target = next(t for t in data["targets"] if t["target"].startswith("WSGI hello, keep-alive:"))
+    assert (target["measured"], target["met"]) == ("0.90×", True)
+    assert "### as installed" in report.markdown(data)
