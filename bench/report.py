@@ -24,11 +24,13 @@ INPROCESS = {
 
 def progress(result: RunResult, workload: Workload) -> str:
     figure = "—" if result.value is None else f"{result.value:,.2f} {workload.unit}"
+    if "cpu_ms_per_1k" in result.metrics:
+        figure += f", {result.metrics['cpu_ms_per_1k']:.1f} CPU ms/1k"
     flag = f"  FLAGGED: {'; '.join(result.problems)}" if result.problems else ""
     fatal = f"  ERROR: {result.fatal}" if result.fatal else ""
     server = f"{result.server} (log {result.log})"
     return (f"round {result.round} {workload.name:16} {server:30} "
-            f"{figure:>18}{flag}{fatal}")
+            f"{figure:>36}{flag}{fatal}")
 
 
 def _rows() -> list[tuple[str, str, str, str, str]]:

@@ -205,28 +205,31 @@ def common_log(sink: MemorySink, clock: Clock, most: int = 512) -> AccessLog:
     return AccessLog(sink, CommonFormat(), clock, most=most)
 
 
-def test_nothing_is_written_until_the_turn_ends() -> None:
-    """Entries of one reactor turn go out together, in order, in one write."""
+def test_lines_wait_at_most_the_delay() -> None:
+    """Entries go out together, in order, in one write, ``delay`` after the first came."""
     sink, clock = MemorySink(), Clock()
-    log = common_log(sink, clock)
-    for n in range(3):
+    log = AccessLog(sink, CommonFormat(), clock, delay=0.1)
+    log.log(numbered(0))
+    clock.advance(0.05)
+    for n in (1, 2):
         log.log(numbered(n))
+    clock.advance(0.0499)
     assert sink.writes == []
-    clock.advance(0)
+    clock.advance(0.0001)
     [lines] = sink.writes
     assert [line.split('"')[1] for line in lines] == [f"GET /{n} HTTP/1.1" for n in range(3)]
-    clock.advance(0)
+    clock.advance(1)
     assert len(sink.writes) == 1 and not clock.getDelayedCalls()
 
 
 def test_many_entries_are_written_without_waiting_for_the_turn() -> None:
-    """Once ``most`` entries wait they are written at once; the rest follow at the turn's end."""
+    """Once ``most`` entries wait they are written at once; the rest follow after the delay."""
     sink, clock = MemorySink(), Clock()
     log = common_log(sink, clock, most=4)
     for n in range(6):
         log.log(numbered(n))
     assert [len(lines) for lines in sink.writes] == [4]
-    clock.advance(0)
+    clock.advance(1)
     assert [len(lines) for lines in sink.writes] == [4, 2]
     written = [line for lines in sink.writes for line in lines]
     assert written == [CommonFormat()(numbered(n)) for n in range(6)]
@@ -234,7 +237,7 @@ def test_many_entries_are_written_without_waiting_for_the_turn() -> None:
 
 def test_flush_and_reopen_write_what_waits_first() -> None:
     """SIGUSR1's reopen writes what waits to the old file before reopening; flush cancels the
-    pending turn's write."""
+    pending delayed write."""
     sink, clock = MemorySink(), Clock()
     log = common_log(sink, clock)
     log.log(numbered(1))
@@ -255,12 +258,12 @@ def test_a_failing_sink_is_reported_once_and_serving_goes_on(
     sink.fail = OSError(28, "No space left on device")
     for _ in range(2):
         log.log(numbered(1))
-        clock.advance(0)
+        clock.advance(1)
     errors = [e for e in caplog_events if "lost" in formatEvent(e)]
     assert len(errors) == 1
     sink.fail = None
     log.log(numbered(2))
-    clock.advance(0)
+    clock.advance(1)
     assert len(sink.writes) == 1
 
 
