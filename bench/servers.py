@@ -64,6 +64,7 @@ class Context:
     bench_venv: bool
     pin: bool
     minihttp_workers: bool = False
+    minihttp_log_file: bool = False  # --access-log FILE
 
 
 Argv = tuple[list[str], dict[str, str]]  # the command line, and what to add to the environment
