@@ -1,7 +1,12 @@
 """The public face of the package: what users import, pinned so it cannot move by accident."""
 
+import re
+from pathlib import Path
+
 import twisted_http
 import twisted_http.testing
+
+DOCS = Path(__file__).resolve().parent.parent
 
 EXPECTED = {
     "BadRequest",
@@ -17,6 +22,7 @@ EXPECTED = {
     "IBodyReceiver",
     "IHandlerFactory",
     "IRequestHandler",
+    "IResponseObserver",
     "MethodNotImplemented",
     "NotImplementedCoding",
     "ProtocolError",
@@ -30,6 +36,7 @@ EXPECTED = {
     "URITooLong",
     "VersionNotSupported",
     "WSGIHandler",
+    "WouldDeadlock",
 }
 
 
@@ -55,7 +62,44 @@ def test_no_private_module_leaks() -> None:
     assert public - EXPECTED <= LAYERS | {"testing"}
 
 
-def test_testing_helpers_are_public() -> None:
-    """The test helpers users import are all in twisted_http.testing.__all__."""
+TESTING = {
+    "BufferedTransport",
+    "CLIENT_ADDRESS",
+    "FakeConnection",
+    "InlineReactor",
+    "InlineThreadPool",
+    "MemoryAgent",
+    "QueuedThreadPool",
+    "RecordedResponse",
+    "SERVER_ADDRESS",
+    "parse_responses",
+    "request_bytes",
+}
+
+
+def test_testing_helpers_are_pinned_and_public() -> None:
+    """The testing kit's face is pinned too, and every name in it resolves."""
+    assert set(twisted_http.testing.__all__) == TESTING
     for name in twisted_http.testing.__all__:
         assert hasattr(twisted_http.testing, name), name
+
+
+def test_every_name_the_docs_import_is_exported() -> None:
+    """Each ``from twisted_http[.testing] import ...`` in the docs names an exported name."""
+    pages = [*sorted((DOCS / "docs").glob("*.md")), DOCS / "README.md"]
+    faces = {"twisted_http": twisted_http, "twisted_http.testing": twisted_http.testing}
+    found = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for module, names in re.findall(
+            r"from (twisted_http(?:\.testing)?) import \(?([\w,\s]+?)\)?\n", text
+        ):
+            for name in filter(None, (n.strip() for n in names.split(","))):
+                found += 1
+                assert name in faces[module].__all__, f"{page.name}: {module}.{name}"
+    assert found > 10  # the pattern still matches the docs' imports
+
+
+def test_the_names_the_docs_tell_users_to_catch_are_exported() -> None:
+    """An exception the docs say an app may see is importable from the face."""
+    assert twisted_http.WouldDeadlock.__name__ in (DOCS / "docs" / "wsgi.md").read_text()

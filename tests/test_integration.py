@@ -132,7 +132,7 @@ async def test_pipelined_flood_behind_a_slow_response_is_not_buffered_whole() ->
         for _ in range(50):
             await deferLater(reactor, 0.01, lambda: None)
         assert len(held.pending) == 1
-        assert len(channels[0]._buffer) < 1_000_000  # LineReceiver's buffer: bounded by reads
+        assert len(channels[0]._unparsed) < 1_000_000  # the reader's buffer: bounded by reads
         client.transport.abortConnection()  # type: ignore[union-attr]
     finally:
         await port.stopListening()

@@ -20,7 +20,7 @@ from twisted_http.static.conditional import (
     parse_etags,
     parse_http_date,
 )
-from twisted_http.static.handler import _negotiate
+from twisted_http.static.encodings import negotiate as _negotiate
 from twisted_http.static.mimetypes import ContentTypes
 from twisted_http.static.paths import BadPath, split_path
 from twisted_http.static.ranges import ByteRange, Multipart, parse_range, select

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from twisted_http.channel.sender import FileSender
 from twisted_http.testing import (
     FakeConnection,
     InlineReactor,
@@ -520,7 +521,7 @@ def test_str_body_is_an_error() -> None:
 
 
 def test_file_wrapper_goes_through_a_producer(tmp_path: Any) -> None:
-    """A wrapped regular file is sent by a producer on the reactor, with its length."""
+    """A wrapped regular file is sent on the reactor by the one FileSender, with its length."""
     path = tmp_path / "data.bin"
     path.write_bytes(b"0123456789" * 10000)
     handles: list[Any] = []
@@ -534,7 +535,7 @@ def test_file_wrapper_goes_through_a_producer(tmp_path: Any) -> None:
 
     conn = serve(app, validate=False, send_buffer=16384)
     conn.request(b"GET", b"/")
-    assert conn.producer is not None  # held back by the full send buffer
+    assert isinstance(conn.producer, FileSender)  # the static files' sender, held back
     data = b""
     while conn.producer is not None or conn.transport.value():
         data += conn.read()

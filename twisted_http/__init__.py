@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 if _TYPE_CHECKING:
+    from .channel.body import IBodyReceiver, RequestBody
     from .channel.factory import HTTPFactory
-    from .channel.interfaces import IBodyReceiver, IRequestHandler
+    from .channel.interfaces import IRequestHandler, IResponseObserver
     from .channel.protocol import HTTPChannel
-    from .channel.request import ConnectionInfo, Request, RequestBody
+    from .channel.request import ConnectionInfo, Request
     from .channel.response import Response
     from .channel.routing import Router
     from .handlers.registry import HandlerPlugin, IHandlerFactory
@@ -34,17 +35,18 @@ if _TYPE_CHECKING:
     from .wire.fields import HeaderBlock
     from .wire.headers import Headers
     from .wire.limits import ServerConfig
-    from .wsgi.handler import WSGIHandler
+    from .wsgi.handler import WouldDeadlock, WSGIHandler
 
 # Each public name and the module that defines it.
 _WHERE = {
     "HTTPFactory": ".channel.factory",
-    "IBodyReceiver": ".channel.interfaces",
+    "IBodyReceiver": ".channel.body",
     "IRequestHandler": ".channel.interfaces",
+    "IResponseObserver": ".channel.interfaces",
     "HTTPChannel": ".channel.protocol",
     "ConnectionInfo": ".channel.request",
     "Request": ".channel.request",
-    "RequestBody": ".channel.request",
+    "RequestBody": ".channel.body",
     "Response": ".channel.response",
     "Router": ".channel.routing",
     "HandlerPlugin": ".handlers.registry",
@@ -64,6 +66,7 @@ _WHERE = {
     "Headers": ".wire.headers",
     "ServerConfig": ".wire.limits",
     "WSGIHandler": ".wsgi.handler",
+    "WouldDeadlock": ".wsgi.handler",
 }
 
 
@@ -94,6 +97,7 @@ __all__ = [
     "IBodyReceiver",
     "IHandlerFactory",
     "IRequestHandler",
+    "IResponseObserver",
     "MethodNotImplemented",
     "NotImplementedCoding",
     "ProtocolError",
@@ -107,4 +111,5 @@ __all__ = [
     "URITooLong",
     "VersionNotSupported",
     "WSGIHandler",
+    "WouldDeadlock",
 ]

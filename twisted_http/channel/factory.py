@@ -1,25 +1,37 @@
-"""HTTPFactory: what every connection shares — the config, the mount table, the clock."""
+"""HTTPFactory: the server every connection shares — config, mount table, clock, the
+count of open connections, the observers of responses, and draining.
+
+It provides ``IServer``, the only face a channel sees of it: connections report
+their own opening and closing and every ended response through its methods;
+none of them reads or changes its fields.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IProtocolNegotiationFactory, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from ..wire.limits import ServerConfig
 from ..wire.serializer import DefaultFields, HTTPDate, response_head
+from .interfaces import IConnection, IResponseObserver, IServer
 from .protocol import HTTPChannel
-from .response import error_page
+from .request import Request
+from .response import Response, error_page
 from .routing import Router
 
 
-@implementer(IProtocolNegotiationFactory)
+@implementer(IServer, IProtocolNegotiationFactory)
 class HTTPFactory(Factory):
     """Builds an ``HTTPChannel`` per connection.
 
     ``clock`` is the reactor by default; tests pass a ``twisted.internet.task.Clock``.
+    ``observers`` are told of every response (``IResponseObserver``); with
+    ``config.access_log`` the first of them logs one line per response.
     """
 
     noisy = False  # one log line per listening port is enough, not one per connection
@@ -29,6 +41,7 @@ class HTTPFactory(Factory):
         router: Router,
         config: ServerConfig | None = None,
         clock: IReactorTime | None = None,
+        observers: tuple[IResponseObserver, ...] = (),
     ) -> None:
         if clock is None:
             from twisted.internet import reactor as default_clock
@@ -38,8 +51,20 @@ class HTTPFactory(Factory):
         self.config = config if config is not None else ServerConfig()
         self.clock: IReactorTime = clock
         self.date = HTTPDate()
-        self.default_fields = DefaultFields(self.date, self.config.server_header)
-        self.open_connections = 0  # kept by the channels themselves
+        self._default_fields = DefaultFields(self.date, self.config.server_header)
+        if self.config.access_log:
+            observers = (AccessLog(), *observers)
+        self.observers: tuple[IResponseObserver, ...] = observers
+        self._connections: set[IConnection] = set()
+        self._drained: list[Deferred[None]] | None = None  # set while draining
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
+
+    @property
+    def draining(self) -> bool:
+        return self._drained is not None
 
     def acceptableProtocols(self) -> list[bytes]:
         """What TLS connections offer in ALPN. Without it Twisted answers every
@@ -47,31 +72,106 @@ class HTTPFactory(Factory):
         return [b"http/1.1"]
 
     def buildProtocol(self, addr: Any) -> Protocol:
-        if self.open_connections >= self.config.max_connections:
-            return _TurnAway(self)
-        channel = HTTPChannel(self)
-        channel.factory = self
-        return channel
+        if self._drained is not None:
+            return _TurnAway(self, _TurnAway.DRAINING)
+        if len(self._connections) >= self.config.max_connections:
+            return _TurnAway(self, _TurnAway.FULL)
+        return HTTPChannel(self)
+
+    def drain(self) -> Deferred[None]:
+        """Stop taking connections and close those open once their responses are out.
+
+        New connections get 503 (stop listening too: this does not); each open
+        one closes after the response in flight, which says ``Connection:
+        close`` if it has not started, and idle ones close at once. Fires when
+        the last connection has closed. Abort stragglers with ``abort_all``.
+        """
+        if self._drained is None:
+            self._drained = []
+        waiter: Deferred[None] = Deferred()
+        self._drained.append(waiter)
+        for connection in list(self._connections):
+            connection.drain()
+        self._check_drained()
+        return waiter
+
+    def abort_all(self) -> None:
+        """Drop every open connection now (after a drain has waited long enough)."""
+        for connection in list(self._connections):
+            connection.abort()
+
+    # -- IServer: what channels ask ----------------------------------------
+
+    def head_defaults(self, date: bool, server: bool) -> bytes:
+        return self._default_fields.lines(self.clock.seconds(), date, server)
+
+    def connection_opened(self, connection: IConnection) -> None:
+        self._connections.add(connection)
+        if self._drained is not None:
+            connection.drain()
+
+    def connection_closed(self, connection: IConnection) -> None:
+        self._connections.discard(connection)
+        if self._drained is not None:
+            self._check_drained()
+
+    def response_completed(
+        self, request: Request | None, response: Response, started: float
+    ) -> None:
+        for observer in self.observers:
+            observer.response_completed(request, response, started)
+
+    def _check_drained(self) -> None:
+        if self._drained and not self._connections:
+            waiters, self._drained = self._drained, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+
+@implementer(IResponseObserver)
+class AccessLog:
+    """One line per response through twisted.logger (``access_log``)."""
+
+    _log = Logger()
+
+    def response_completed(
+        self, request: Request | None, response: Response, started: float
+    ) -> None:
+        if request is None or not response.finished:
+            return  # refusals and cut-off responses are logged where they happen
+        self._log.info(
+            '{client} "{method} {target} {version}" {status} {size}',
+            client=request.connection.client_host or "-",
+            method=request.method.decode("ascii"),
+            target=request.target.decode("ascii"),  # visible ASCII only: the parser saw to it
+            version=request.version.decode("ascii"),
+            status=response.status,
+            size=response.bytes_sent,
+        )
 
 
 class _TurnAway(Protocol):
-    """A connection over max_connections: 503 at once, then closed, nothing read."""
+    """A connection over max_connections, or while draining: 503 at once, then closed."""
 
-    _BODY = error_page(503, "The server is at its connection limit; try again shortly.")
+    FULL = error_page(503, "The server is at its connection limit; try again shortly.")
+    DRAINING = error_page(503, "The server is shutting down; try again shortly.")
 
-    def __init__(self, site: HTTPFactory) -> None:
-        self._site = site
+    def __init__(self, server: HTTPFactory, body: bytes) -> None:
+        self._server = server
+        self._body = body
 
     def connectionMade(self) -> None:
         assert self.transport is not None
-        date = self._site.date.at(self._site.clock.seconds())
+        server = self._server
+        date = server.date.at(server.clock.seconds())
         head = response_head(503, [
             (b"Date", date),
-            (b"Server", self._site.config.server_header),
+            (b"Server", server.config.server_header),
             (b"Content-Type", b"text/html; charset=utf-8"),
-            (b"Content-Length", b"%d" % len(self._BODY)),
+            (b"Content-Length", b"%d" % len(self._body)),
             (b"Retry-After", b"1"),
             (b"Connection", b"close"),
         ])
-        self.transport.write(head + self._BODY)
+        self.transport.write(head + self._body)
         self.transport.loseConnection()
+

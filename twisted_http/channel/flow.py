@@ -103,6 +103,10 @@ class WriteFlow:
         assert self._transport is not None
         self._transport.write(data)
 
+    def send_sequence(self, data: list[bytes]) -> None:
+        """``send`` of the pieces joined: a head and the first body bytes in one write."""
+        self.send(b"".join(data))
+
     def sendfile_socket(self) -> int | None:
         """The socket's descriptor for ``os.sendfile`` now, else None (see the module doc)."""
         if not _SENDFILE or self._socket is None or not self.drained:

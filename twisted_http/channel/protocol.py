@@ -1,71 +1,85 @@
-"""HTTPChannel: the glue between a transport and the request parser.
+"""HTTPChannel: one connection's request cycle, glue between the reader and the handlers.
 
-One connection, one channel. ``LineReceiver`` does the I/O: it hands over lines
-or raw bytes as the parser's state asks (``_follow_parser`` is the only place
-the mode changes). Requests are answered strictly one at a time: once a request
-has been read, reading stops until its response is finished, so pipelined
-requests wait unparsed in the buffer and responses can never go out of order
-(Twisted's CVE-2023-46137 and CVE-2024-41671 were both this going wrong).
+The reading half is ``RequestReader`` (reader.py): LineReceiver's loop driven
+by the parser. This half answers what it reads. Requests are answered strictly
+one at a time: once a request has been read, reading stops until its response
+is finished, so pipelined requests wait unparsed and responses can never go out
+of order (Twisted's CVE-2023-46137 and CVE-2024-41671 were both this going
+wrong).
 
 Bad input ends in ``_refuse``: a status and a short body if no response has
 started, then the connection closes. Nothing after a bad request is parsed.
 
-Timers, all on the factory's clock: before a request's first byte the idle
+Timers, all on the server's clock: before a request's first byte the idle
 timer (``first_request_timeout``, then ``keep_alive_timeout``) closes quietly;
 from the first byte the head deadline (``head_timeout``) answers 408; while a
 body is being read, ``body_timeout`` bounds the wait for each next piece.
+
+The channel knows its server only as an ``IServer``: it reports its opening,
+its closing and each ended response there, and the server may ask it to
+``drain`` or ``abort`` (``IConnection``). Responses reach it through a
+``ResponseLink`` (link.py), not through public methods of its own.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-from twisted.internet.interfaces import IHalfCloseableProtocol, ITCPTransport
+from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocol, ITCPTransport
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
-from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..wire.errors import BadRequest, ProtocolError, RequestTimeout
+from ..wire.limits import ServerConfig
 from ..wire.parser import RequestHead, RequestParser, State
+from .body import RequestBody
 from .deadline import Deadline
 from .flow import Producer, WriteFlow
-from .request import ConnectionInfo, Request, RequestBody
+from .interfaces import IConnection, IServer
+from .link import ResponseLink
+from .reader import RequestReader
+from .request import ConnectionInfo, Request
 from .response import Response
+from .routing import Mount
 
-if TYPE_CHECKING:
-    from .factory import HTTPFactory
-
-_RAW_STATES = frozenset({State.BODY, State.CHUNK_DATA})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-@implementer(IHalfCloseableProtocol)
-class HTTPChannel(LineReceiver):
-    """One HTTP/1.1 connection on the server side."""
+@implementer(IHalfCloseableProtocol, IConnection)
+class HTTPChannel(RequestReader):
+    """One HTTP/1.1 connection on the server side, serving for ``server``.
 
-    delimiter = b"\r\n"
+    Public: Twisted's protocol methods, ``drain`` and ``abort``
+    (``IConnection``), and ``reading`` and ``response_producer`` for tests.
+    """
+
     _log = Logger()
 
-    def __init__(self, site: HTTPFactory) -> None:
-        self._site = site
-        self._config = site.config
-        self._parser = RequestParser(site.config)
-        self.MAX_LENGTH = self._parser.max_line_length
+    def __init__(self, server: IServer) -> None:
+        config: ServerConfig = server.config
+        super().__init__(RequestParser(config))
+        self._server = server
+        self._config = config
         self._head: RequestHead | None = None
         self._request: Request | None = None
         self._response: Response | None = None
-        self._deadline = Deadline(site.clock)  # the request timers: idle, head, body
-        self._write_deadline = Deadline(site.clock)  # the client not reading
-        self._flow = WriteFlow(site.clock, self._write_flow_changed)
-        self._awaiting_request = True  # no byte of the next request seen yet
+        self._started = 0.0  # when the current request's head was complete
+        self._deadline = Deadline(server.clock)  # the request timers: idle, head, body
+        self._write_deadline = Deadline(server.clock)  # the client not reading
+        self._flow = WriteFlow(server.clock, self._write_flow_changed)
+        self._link = ResponseLink(self._flow, server.head_defaults, self._reusable,
+                                  self._response_finished, self._response_aborted,
+                                  self._switch_protocols)
         self._continue_sent = False
-        self._closed = False
-        self._holding = False  # the transport is paused: bytes came while parsing was held
-        self._read_eof = False  # the client has half-closed: no byte will come after these
+        self._draining = False  # close after the response in flight
         self._connection: ConnectionInfo | None = None
+
+    @property
+    def response_producer(self) -> Producer | None:
+        """The producer the response being sent registered, if any."""
+        return self._flow.producer
 
     # -- Twisted's side -----------------------------------------------------
 
@@ -75,152 +89,19 @@ class HTTPChannel(LineReceiver):
         if ITCPTransport.providedBy(transport):
             transport.setTcpNoDelay(True)  # responses are whole; don't let Nagle hold them
         self._connection = ConnectionInfo.from_transport(transport)
-        self._site.open_connections += 1
         # For the connection's whole life, every byte for the client goes
         # through the flow, which learns from the transport whether the
-        # client keeps up (see _flow.py).
+        # client keeps up (see flow.py).
         self._flow.connect(transport)
         self._deadline.set(self._config.first_request_timeout, self._idle_timed_out)
-
-    def dataReceived(self, data: bytes) -> None:
-        """``LineReceiver``'s loop, plus one step: a head that is all there is parsed at once.
-
-        Lines, raw mode, ``MAX_LENGTH``, pausing and re-entry behave exactly
-        as in ``LineReceiver.dataReceived``. The extra step applies when the
-        parser wants a request line and the buffer holds a whole head: the
-        parser takes all its lines in one call (``head_received``), with the
-        same checks, instead of one ``lineReceived`` round trip per line.
-        """
-        if data and self.paused:
-            self._hold()
-            if self._awaiting_request:
-                self._request_started()  # held back, but the client has begun a request
-        self._buffer += data
-        if self._busyReceiving:
-            return
-        self._busyReceiving = True
-        try:
-            while self._buffer and not self.paused and not self._closed:
-                buffer = self._buffer
-                if not self.line_mode:
-                    self._buffer = b""
-                    self.rawDataReceived(buffer)
-                    continue
-                if self._parser.state is State.REQUEST_LINE and buffer[0] != 0x0D:
-                    end = buffer.find(b"\r\n\r\n")
-                    if end > 0:
-                        self._buffer = buffer[end + 4:]
-                        self._head_received(buffer[:end])
-                        continue
-                line, found, rest = buffer.partition(b"\r\n")
-                if not found:
-                    if self._awaiting_request:
-                        self._request_started()
-                    if len(buffer) >= self.MAX_LENGTH + 2:
-                        self._buffer = b""
-                        self.lineLengthExceeded(buffer)
-                    return
-                self._buffer = rest
-                if len(line) > self.MAX_LENGTH:
-                    self._buffer = b""
-                    self.lineLengthExceeded(line)
-                    return
-                self.lineReceived(line)
-        finally:
-            self._busyReceiving = False
-        if self._read_eof:
-            self._end_if_starved()
-
-    # Parsing pauses while a response is pending or the client is behind; the
-    # transport is paused only once bytes wait unparsed. A client that waits
-    # for its response (all but pipelining ones) thus costs no pause and resume
-    # of the socket per request, and what is buffered while parsing is held is
-    # still at most one read.
-
-    def pauseProducing(self) -> None:
-        self.paused = True
-        if self._buffer:
-            self._hold()  # pipelined bytes already wait: read no more until they are taken
-
-    def resumeProducing(self) -> None:
-        self.paused = False
-        if self._holding:
-            self._holding = False
-            if not self._read_eof:  # a transport resumed after EOF reads the EOF again
-                assert self.transport is not None
-                self.transport.resumeProducing()  # type: ignore[attr-defined]
-        self.dataReceived(b"")
-
-    def _hold(self) -> None:
-        if not self._holding:
-            self._holding = True
-            assert self.transport is not None
-            self.transport.pauseProducing()  # type: ignore[attr-defined]
-
-    def readConnectionLost(self) -> None:
-        """The client half-closed: answer what it sent, then close (RFC 9112 §9.6)."""
-        self._read_eof = True
-        self._end_if_starved()
-
-    def writeConnectionLost(self) -> None:
-        pass  # the channel never half-closes its side
-
-    def _end_if_starved(self) -> None:
-        """After a half-close: end once the channel waits for bytes that cannot come."""
-        if self._closed or self.paused or self._busyReceiving:
-            return  # held for a response or the client's reading: decided when parsing resumes
-        request = self._request
-        if request is None:
-            self._close()  # at most part of a head is left: nothing more can be asked
-        elif self._parser.state is not State.DONE and request.body.flowing:
-            self._refuse(BadRequest("Request body cut short by the client"))
-
-    def lineReceived(self, line: bytes) -> None:
-        if self._closed:
-            return
-        if self._awaiting_request:
-            self._request_started()
-        parser = self._parser
-        before = parser.state
-        try:
-            head = parser.line_received(line)
-        except ProtocolError as error:
-            self._refuse(error)
-            return
-        if head is not None:
-            self._dispatch(head)
-        elif parser.state is before:
-            return  # another header or trailer line: nothing for the channel to follow
-        self._follow_parser(b"")
-
-    def _head_received(self, block: bytes) -> None:
-        self._awaiting_request = False  # and no head deadline: the head is all here
-        try:
-            head = self._parser.head_received(block)
-        except ProtocolError as error:
-            self._refuse(error)
-            return
-        self._dispatch(head)
-        if self._parser.state is not State.REQUEST_LINE:
-            self._follow_parser(b"")
-        # else: answered at once, and _next_request has set up for the next head.
-
-    def rawDataReceived(self, data: bytes) -> None:
-        if self._closed:
-            return
-        body, rest = self._parser.data_received(data)
-        self._deadline.set(self._config.body_timeout, self._body_timed_out)  # progress
-        assert self._request is not None
-        self._request.body.data(body)
-        self._follow_parser(rest)
-
-    def lineLengthExceeded(self, line: bytes) -> None:
-        self._refuse(self._parser.line_too_long(line))
+        self._server.connection_opened(self)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._successor is not None:
+            self._successor.connectionLost(reason)
         if self._connection is not None:
-            self._site.open_connections -= 1
             self._connection = None
+            self._server.connection_closed(self)
         self._closed = True
         self._deadline.stop()
         self._write_deadline.stop()
@@ -228,136 +109,34 @@ class HTTPChannel(LineReceiver):
         self._parser.fail()
         if self._request is not None:
             self._request.body.fail(reason.value or ConnectionError())
-        if self._response is not None:
-            self._response.connection_lost(reason)
+        response = self._response
+        if response is not None:
+            cut_off = response.status != 0 and not response.finished  # begun, never ended
+            response.connection_lost(reason)
+            if cut_off:
+                self._server.response_completed(self._request, response, self._started)
         # Nothing below is needed any more. Dropping it breaks the reference
-        # cycles through this channel (its request's body and its flow call
-        # back into it), so reference counting frees a connection at once
-        # instead of leaving it to the cyclic garbage collector.
+        # cycles through this channel (its request's body, its flow and its
+        # response link call back into it), so reference counting frees a
+        # connection at once instead of leaving it to the cyclic collector.
         self._head = self._request = self._response = None
         self._flow.release()
+        self._link.release()
 
-    # -- what responses ask of the channel ----------------------------------
+    # -- IConnection: what the server asks ----------------------------------
 
-    def write(self, data: bytes) -> None:
-        self._flow.send(data)
+    def drain(self) -> None:
+        self._draining = True
+        if not self._closed and self._request is None and self._awaiting_request:
+            self._close()  # idle between requests: nothing is lost by closing now
 
-    def write_sequence(self, data: list[bytes]) -> None:
-        self._flow.send(b"".join(data))
-
-    def direct_socket(self) -> int | None:
-        return self._flow.sendfile_socket()
-
-    def register_producer(self, producer: Producer, streaming: bool) -> None:
-        self._flow.attach(producer, streaming)
-
-    def unregister_producer(self) -> None:
-        self._flow.detach()
-
-    @property
-    def response_producer(self) -> Producer | None:
-        """The producer the response being sent registered, if any."""
-        return self._flow.producer
-
-    def head_defaults(self, date: bool, server: bool) -> bytes:
-        """The Date and Server lines for a response head, those asked for."""
-        site = self._site
-        return site.default_fields.lines(site.clock.seconds(), date, server)
-
-    def connection_reusable(self) -> bool:
-        """Whether the connection can carry another request once this response is out."""
-        if self._request is None or self._head is None:
-            return False
-        body = self._request.body
-        return body.complete or body.claimed or self._can_discard()
-
-    def response_finished(self, response: Response) -> None:
-        if response is not self._response:
-            return  # an error page sent by _refuse, or a stale response
-        self._log_access(response)
-        if not response.keep_alive:
-            self._close()
-        elif self._parser.state is State.DONE:
-            self._next_request()
-        elif self._can_discard():
-            assert self._request is not None
-            self._request.body.discard()  # reading resumes through the body's demand
-        else:
-            self._close()
-
-    def response_aborted(self, response: Response) -> None:
-        if response is self._response:
-            self._close()
-
-    # -- the request cycle --------------------------------------------------
-
-    def _request_started(self) -> None:
-        self._awaiting_request = False
-        self._deadline.set(self._config.head_timeout, self._head_timed_out)
-
-    def _dispatch(self, head: RequestHead) -> None:
-        self._deadline.clear()
-        path = unquote_to_bytes(head.path) if b"%" in head.path else head.path
-        prefix, handlers = self._site.router.route(path)
-        assert self._connection is not None
-        request = Request(
-            method=head.method,
-            target=head.target,
-            path=head.path,
-            query=head.query,
-            version=head.version,
-            headers=head.headers,
-            host=head.host,
-            script_name=prefix,
-            path_info=path[len(prefix):],
-            connection=self._connection,
-            body=RequestBody(head.body_length, self._update_reading),
-        )
-        response = Response(self, head.method, head.version, head.keep_alive)
-        self._head, self._request, self._response = head, request, response
-        self._continue_sent = False
-        try:
-            if path == b"*":
-                response.send(200)  # OPTIONS *: the server is here (RFC 9110 §9.3.7)
-                return
-            for handler in handlers:
-                if handler.handle(request, response):
-                    return
-            response.send_error(404)
-        except Exception:
-            self._log.failure(
-                "Handler failed on {method} {target}",
-                method=head.method.decode("ascii"),
-                target=head.target.decode("ascii"),
-            )
-            response.fail()
-        finally:
-            self._update_reading()
-
-    def _follow_parser(self, rest: bytes) -> None:
-        """Act on the parser's new state: end of message, and the LineReceiver mode."""
-        parser = self._parser
-        if parser.state is State.DONE:
-            if self._request is not None and not self._request.body.complete:
-                self._request.body.finish(parser.trailers)
-            if not self._closed and self._response is not None and self._response.finished:
-                self._next_request()
-        if self._closed:
-            return
-        if parser.state in _RAW_STATES:
-            self.setRawMode()
-        else:
-            self.MAX_LENGTH = parser.max_line_length
-            self.setLineMode(rest)
-        self._update_reading()
-
-    def _next_request(self) -> None:
-        self._head = self._request = self._response = None
-        self._parser.start_next()
-        self.MAX_LENGTH = self._parser.max_line_length
-        self._awaiting_request = True
-        self._deadline.set(self._config.keep_alive_timeout, self._idle_timed_out)
-        self._update_reading()
+    def abort(self) -> None:
+        self._closed = True
+        self._deadline.stop()
+        self._parser.fail()
+        self._flow.end_direct()
+        assert self.transport is not None
+        self.transport.abortConnection()  # type: ignore[attr-defined]
 
     def _update_reading(self) -> None:
         """Read from the client exactly when the current request needs it."""
@@ -378,10 +157,87 @@ class HTTPChannel(LineReceiver):
             else:
                 self._deadline.clear()
         if want:
-            if self.paused:
+            if self._parsing_paused:
                 self.resumeProducing()
-        elif not self.paused:
+        elif not self._parsing_paused:
             self.pauseProducing()
+
+    def _end_if_starved(self) -> None:
+        """After a half-close: end once the channel waits for bytes that cannot come."""
+        if self._closed or self._parsing_paused or self._parsing:
+            return  # held for a response or the client's reading: decided when parsing resumes
+        request = self._request
+        if request is None:
+            self._close()  # at most part of a head is left: nothing more can be asked
+        elif self._parser.state is not State.DONE and request.body.flowing:
+            self._refuse(BadRequest("Request body cut short by the client"))
+
+    # -- the request cycle --------------------------------------------------
+
+    def _request_started(self) -> None:
+        self._awaiting_request = False
+        self._deadline.set(self._config.head_timeout, self._head_timed_out)
+
+    def _body_received(self, data: bytes) -> None:
+        self._deadline.set(self._config.body_timeout, self._body_timed_out)  # progress
+        assert self._request is not None
+        self._request.body.data(data)
+
+    def _dispatch(self, head: RequestHead) -> None:
+        self._deadline.clear()
+        self._started = self._server.clock.seconds()
+        path = unquote_to_bytes(head.path) if b"%" in head.path else head.path
+        mount: Mount = self._server.router.route(path)
+        prefix = mount.prefix
+        assert self._connection is not None
+        request = Request(
+            method=head.method,
+            target=head.target,
+            path=head.path,
+            query=head.query,
+            version=head.version,
+            headers=head.headers,
+            host=head.host,
+            script_name=prefix,
+            path_info=path[len(prefix):],
+            connection=self._connection,
+            body=RequestBody(head.body_length, self._update_reading),
+        )
+        response = Response(self._link, head.method, head.version, head.keep_alive)
+        self._head, self._request, self._response = head, request, response
+        self._continue_sent = False
+        try:
+            mount.handle(request, response)
+        except Exception:
+            self._log.failure(
+                "Handler failed on {method} {target}",
+                method=head.method.decode("ascii"),
+                target=head.target.decode("ascii"),
+            )
+            response.fail()
+        finally:
+            self._update_reading()
+
+    def _follow_parser(self) -> None:
+        """Act on the parser's new state: the end of a message, and what to read next."""
+        parser = self._parser
+        if parser.state is State.DONE:
+            if self._request is not None and not self._request.body.complete:
+                self._request.body.finish(parser.trailers)
+            if not self._closed and self._response is not None and self._response.finished:
+                self._next_request()
+        if not self._closed:
+            self._update_reading()
+
+    def _next_request(self) -> None:
+        if self._draining:
+            self._close()
+            return
+        self._head = self._request = self._response = None
+        self._parser.start_next()
+        self._awaiting_request = True
+        self._deadline.set(self._config.keep_alive_timeout, self._idle_timed_out)
+        self._update_reading()
 
     def _send_continue(self) -> None:
         """``100 Continue`` once a handler wants the body and before any final status."""
@@ -391,8 +247,7 @@ class HTTPChannel(LineReceiver):
             and response is not None and not response.started
         ):
             self._continue_sent = True
-            assert self.transport is not None
-            self.write(_CONTINUE)
+            self._flow.send(_CONTINUE)
 
     def _can_discard(self) -> bool:
         """Whether the rest of the body can be read and thrown away to keep the connection."""
@@ -403,6 +258,55 @@ class HTTPChannel(LineReceiver):
         length = self._request.body.length
         return length is not None and length <= self._config.max_discard_size
 
+    # -- what the response link reports -------------------------------------
+
+    def _reusable(self) -> bool:
+        if self._request is None or self._draining:
+            return False
+        body = self._request.body
+        return body.complete or body.claimed or self._can_discard()
+
+    def _response_finished(self, response: Response) -> None:
+        self._server.response_completed(self._request, response, self._started)
+        if response is not self._response:
+            return  # an error page sent by _refuse
+        if not response.keep_alive or self._draining:
+            self._close()
+        elif self._parser.state is State.DONE:
+            self._next_request()
+        elif self._can_discard():
+            assert self._request is not None
+            self._request.body.discard()  # reading resumes through the body's demand
+        else:
+            self._close()
+
+    def _response_aborted(self, response: Response) -> None:
+        if response is self._response:
+            self._close()
+
+    def _switch_protocols(self, response: Response, head: bytes, protocol: IProtocol) -> None:
+        """Send the 101 head, then hand the transport and every later byte to ``protocol``."""
+        if response is not self._response or self._parser.state is not State.DONE:
+            raise RuntimeError("only a request whose body has been read can switch protocols")
+        self._flow.send(head)
+        self._server.response_completed(self._request, response, self._started)
+        self._closed = True  # to HTTP: no more parsing, timers or responses
+        self._parsing_paused = True  # and so the reader passes bytes on (see reader.py)
+        self._successor = protocol
+        self._deadline.stop()
+        self._write_deadline.stop()
+        self._parser.fail()
+        self._flow.close()  # the transport's producer no more: the protocol may register one
+        transport = self.transport
+        assert transport is not None
+        protocol.makeConnection(transport)
+        early, self._unparsed = self._unparsed, b""
+        if self._holding:
+            self._holding = False
+            transport.resumeProducing()  # type: ignore[attr-defined]
+        if early:
+            protocol.dataReceived(early)
+
     # -- endings ------------------------------------------------------------
 
     def _refuse(self, error: ProtocolError) -> None:
@@ -412,8 +316,10 @@ class HTTPChannel(LineReceiver):
         if response is None or not response.started:
             if response is not None:
                 response.connection_lost(Failure(error))  # the handler's writes now go nowhere
+            else:
+                self._started = self._server.clock.seconds()
             method = self._parser.method or b"GET"  # an error page to HEAD has no body either
-            page = Response(self, method, b"HTTP/1.1", keep_alive=False)
+            page = Response(self._link, method, b"HTTP/1.1", keep_alive=False)
             page.send_error(error.status, error.message)
         self._log.info(
             "Refused a request from {client}: {status} {message}",
@@ -432,15 +338,7 @@ class HTTPChannel(LineReceiver):
         assert transport is not None
         self._flow.close()  # unregisters it: else the transport's close waits on it
         transport.loseConnection()
-        self._write_deadline.set(self._config.write_timeout, self._abort)
-
-    def _abort(self) -> None:
-        self._closed = True
-        self._deadline.stop()
-        self._parser.fail()
-        self._flow.end_direct()
-        assert self.transport is not None
-        self.transport.abortConnection()  # type: ignore[attr-defined]
+        self._write_deadline.set(self._config.write_timeout, self.abort)
 
     def _write_flow_changed(self) -> None:
         if self._flow.blocked:
@@ -457,7 +355,7 @@ class HTTPChannel(LineReceiver):
         )
         if self._response is not None:
             self._response.connection_lost(Failure(ConnectionError("write timeout")))
-        self._abort()
+        self.abort()
 
     def _idle_timed_out(self) -> None:
         self._close()  # nothing was asked, so nothing is answered
@@ -468,24 +366,8 @@ class HTTPChannel(LineReceiver):
     def _body_timed_out(self) -> None:
         self._refuse(RequestTimeout("Request body not received in time"))
 
-    # -- helpers ------------------------------------------------------------
-
     def _client_name(self) -> str:
         info = self._connection
         if info is None or info.client_host is None:
             return "-"
         return info.client_host
-
-    def _log_access(self, response: Response) -> None:
-        if not self._config.access_log or self._head is None:
-            return
-        head = self._head
-        self._log.info(
-            '{client} "{method} {target} {version}" {status} {size}',
-            client=self._client_name(),
-            method=head.method.decode("ascii"),
-            target=head.target.decode("ascii"),  # visible ASCII only: the parser saw to it
-            version=head.version.decode("ascii"),
-            status=response.status,
-            size=response.bytes_sent,
-        )

@@ -16,10 +16,12 @@ from html import escape
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IProtocol
 from twisted.python.failure import Failure
 
 from ..wire.fields import fields_of
 from ..wire.framing import HTTP_10, BodyMode, response_body_mode
+from ..wire.headers import is_field_value
 from ..wire.serializer import LAST_CHUNK, STATUS_LINES, chunk, status_line
 from .flow import Producer
 
@@ -36,6 +38,7 @@ class _Owner(Protocol):
     def connection_reusable(self) -> bool: ...
     def response_finished(self, response: Response) -> None: ...
     def response_aborted(self, response: Response) -> None: ...
+    def switch_protocols(self, response: Response, head: bytes, protocol: IProtocol) -> None: ...
 
 
 class _State(enum.Enum):
@@ -209,6 +212,38 @@ class Response:
         elif self._state is _State.STARTED:
             self._close(Failure(RuntimeError("response failed")))
             self._owner.response_aborted(self)
+
+    def switch_protocols(
+        self, protocol: IProtocol, upgrade: bytes, headers: Iterable[tuple[bytes, bytes]] = ()
+    ) -> None:
+        """``101 Switching Protocols`` to ``upgrade``, then the connection is ``protocol``'s.
+
+        For a handler that takes an upgrade the request asked for (RFC 9110
+        §7.8): ``upgrade`` is the protocol switched to (``b"websocket"``); the
+        response says ``Upgrade`` and ``Connection: Upgrade`` itself, and
+        ``headers`` add the rest (``Sec-WebSocket-Accept``). The request must
+        have no body left unread. ``protocol`` is connected to the transport at
+        once and gets every later byte, those the client sent early included;
+        the server only counts the connection until it closes.
+        """
+        if self._state is not _State.NEW:
+            if self._state is _State.CLOSED:
+                return
+            raise RuntimeError("the response has already started")
+        if not upgrade or not is_field_value(upgrade):
+            raise ValueError(f"invalid Upgrade {upgrade!r}")
+        fields = fields_of(headers, None, True)
+        own = self._owner.head_defaults(not fields.own_date, not fields.own_server)
+        head = b"%s%s%sUpgrade: %s\r\nConnection: Upgrade\r\n\r\n" % (
+            status_line(101), own, fields.lines, upgrade)
+        self.status, self._state = 101, _State.FINISHED
+        try:
+            self._owner.switch_protocols(self, head, protocol)
+        except Exception:
+            self.status, self._state = 0, _State.NEW  # refused: the handler may still answer
+            raise
+        self.keep_alive = False
+        self._fire(None)
 
     def register_producer(self, producer: Producer, streaming: bool) -> None:
         """Let the client's reading pace ``producer`` (Twisted's producer/consumer API)."""

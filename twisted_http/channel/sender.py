@@ -1,5 +1,7 @@
 """FileSender: file bytes to a response, one chunk each time the client's side asks.
 
+The one file sender: static files and WSGI's ``wsgi.file_wrapper`` both use it.
+
 A pull producer (``IPullProducer``): the transport calls ``resumeProducing``
 whenever its buffer has drained. On a plain TCP connection whose transport
 holds nothing, each call hands the file to ``os.sendfile`` for as much as the

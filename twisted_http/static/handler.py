@@ -1,12 +1,13 @@
 """Static files: a folder served under a mount prefix, GET and HEAD, as nginx would serve it.
 
 The handler ties the pieces together; each rule lives in its own module:
-``_paths`` (which file a path names, and refusing everything outside the
-root), ``_filecache`` (remembering that, and small files' bytes, checked on
-every request), ``_mimetypes`` (Content-Type), ``_conditional`` (ETag,
-Last-Modified, RFC 9110 §13 preconditions), ``_ranges`` (206, multipart, 416),
-``_listing`` (directory pages), ``_delivery`` (one form of a file: validators,
-ranges, body) and ``_sender`` (streaming a file at the client's pace).
+``paths`` (which file a path names, and refusing everything outside the
+root), ``filecache`` (remembering that, and small files' bytes, checked on
+every request), ``mimetypes`` (Content-Type), ``encodings`` (precompressed
+siblings and Accept-Encoding), ``conditional`` (ETag, Last-Modified, RFC 9110
+§13 preconditions), ``ranges`` (206, multipart, 416), ``listing`` (directory
+pages), ``delivery`` (one form of a file: validators, ranges, body) and the
+channel's ``sender`` (streaming a file at the client's pace).
 
 A request goes: path checks (400) → lookup (decline if nothing is there, 403
 if it is outside the root or unreadable) → method (405) → directory redirect
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
@@ -30,22 +30,22 @@ from ..channel.interfaces import IRequestHandler
 from ..channel.request import Request
 from ..channel.response import Response
 from ..channel.sender import CHUNK_SIZE
-from ..wire.headers import Headers, parse_list
+from ..wire.headers import Headers
 from .conditional import Outcome, evaluate
 from .delivery import NOSNIFF, deliver, error
+from .encodings import Negotiation, precompressed_siblings
 from .filecache import (
     DEFAULT_BYTES,
     DEFAULT_ENTRIES,
     Entry,
     FileCache,
-    Identity,
     Representation,
     identity,
     unchanged,
 )
 from .listing import listing_page
 from .mimetypes import ContentTypes
-from .paths import BadPath, Found, Kind, is_hidden, is_within, open_regular, resolve, split_path
+from .paths import BadPath, Found, Kind, is_hidden, open_regular, resolve, split_path
 from .ranges import DEFAULT_MAX_RANGES
 
 Header = tuple[bytes, bytes]
@@ -55,16 +55,9 @@ _VARY: Header = (b"Vary", b"Accept-Encoding")
 _HTML = b"text/html; charset=utf-8"
 _METHODS = (b"GET", b"HEAD")
 
-# Precompressed siblings, best first: (Content-Encoding token, file suffix, ETag suffix).
-_ENCODINGS = ((b"br", ".br", b"br"), (b"gzip", ".gz", b"gz"))
-
 # The request fields a file's response depends on, besides Accept-Encoding.
 _CONDITIONS = frozenset({b"if-match", b"if-none-match", b"if-modified-since",
                          b"if-unmodified-since", b"if-range", b"range"})
-
-# Accept-Encoding values remembered with what they chose. Browsers send a
-# handful; a client inventing more only empties the memo now and then.
-_NEGOTIATED = 64
 
 # Characters left as they are in a redirect's path: RFC 3986 pchar and "/".
 _PATH_SAFE = "/:@!$&'()*+,;=~"
@@ -127,7 +120,7 @@ class StaticFiles:
         self._cache_control: list[Header] = (
             [] if max_age is None else [(b"Cache-Control", b"max-age=%d" % max_age)]
         )
-        self._negotiated: dict[tuple[bytes, tuple[bytes, ...]], bytes] = {}
+        self._negotiate = Negotiation()
 
     def handle(self, request: Request, response: Response) -> bool:
         entry = self.cache.get(request.path_info)
@@ -206,7 +199,8 @@ class StaticFiles:
         watched = {os.fsencode(candidate): identity(file.stat)}
         if folder is not None and folder.stat is not None:
             watched[os.fsencode(os.path.dirname(candidate))] = identity(folder.stat)
-        siblings = self._siblings(file, watched)
+        siblings = (precompressed_siblings(self.root, file, watched, self.follow_symlinks)
+                    if self.precompressed else [])
         known = siblings is not None
         siblings = siblings or []
         extra = [*self._cache_control, *([_VARY] if siblings else []), NOSNIFF]
@@ -224,34 +218,6 @@ class StaticFiles:
         if known and key == spelling.encode("utf-8"):
             self.cache.add(entry)
         return entry
-
-    def _siblings(
-        self, file: Found, watched: dict[bytes, Identity]
-    ) -> list[tuple[bytes, str, bytes, bytes, os.stat_result]] | None:
-        """(coding, real path, path, ETag suffix, stat) of ``file``'s precompressed siblings.
-
-        Their folder is stat'ed first, into ``watched``: a sibling added or
-        removed after that changes the folder, and so fails the entry's check.
-        None when the folder is gone meanwhile: no siblings, and nothing to keep.
-        """
-        if not self.precompressed:
-            return []
-        folder = os.path.dirname(file.real_path)
-        try:
-            watched.setdefault(os.fsencode(folder), identity(os.stat(folder)))
-        except OSError:
-            return None
-        out = []
-        for coding, suffix, tag in _ENCODINGS:
-            sibling = file.real_path + suffix
-            try:
-                real = os.path.realpath(sibling, strict=True)
-                info = os.stat(real)
-            except OSError:
-                continue
-            if (self.follow_symlinks or is_within(self.root, real)) and stat.S_ISREG(info.st_mode):
-                out.append((coding, real, os.fsencode(sibling), tag, info))
-        return out
 
     # -- directories --------------------------------------------------------
 
@@ -357,53 +323,6 @@ class StaticFiles:
             if not handed_on:
                 os.close(fd)
         return True
-
-    def _negotiate(self, accept_encoding: bytes, codings: tuple[bytes, ...]) -> bytes:
-        """``_negotiate``, remembered per Accept-Encoding value and set of codings."""
-        key = (accept_encoding, codings)
-        chosen = self._negotiated.get(key)
-        if chosen is None:
-            if len(self._negotiated) >= _NEGOTIATED:
-                self._negotiated.clear()
-            chosen = self._negotiated[key] = _negotiate(accept_encoding, list(codings))
-        return chosen
-
-
-def _negotiate(accept_encoding: bytes | None, available: list[bytes]) -> bytes:
-    """The best of ``available`` codings for an Accept-Encoding value; b"" for identity.
-
-    RFC 9110 §12.5.3: q-values rank codings, ``q=0`` refuses one, ``*`` stands
-    for codings not named, identity is acceptable unless refused. On a tie the
-    smaller encoding (listed first) wins over the next, and any over identity.
-    Identity outranks an encoding only when the client gave it a higher q.
-    No Accept-Encoding at all gets identity, as nginx does.
-    """
-    if not available or accept_encoding is None:
-        return b""
-    qualities: dict[bytes, float] = {}
-    for member in parse_list([accept_encoding]):
-        name, *params = (part.strip(b" \t") for part in member.split(b";"))
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition(b"=")
-            if key.strip(b" \t") == b"q":
-                try:
-                    quality = float(value.strip(b" \t"))
-                except ValueError:
-                    quality = -1.0
-                if not 0.0 <= quality <= 1.0:
-                    quality = -1.0  # malformed: the member is ignored
-        if quality >= 0:
-            qualities[b"gzip" if name == b"x-gzip" else name] = quality
-    star = qualities.get(b"*")
-    # Identity competes only when the client ranked it: an encoding the client
-    # accepts is otherwise preferred, as by nginx.
-    best, best_quality = b"", qualities.get(b"identity", 0.0)
-    for coding in reversed(available):  # reversed, so the first listed wins ties
-        quality = qualities.get(coding, star if star is not None else 0.0)
-        if quality > 0 and quality >= best_quality:
-            best, best_quality = coding, quality
-    return best
 
 
 def _refuse_method(response: Response) -> bool:

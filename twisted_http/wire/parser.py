@@ -50,20 +50,23 @@ from .requestline import (
 
 
 class State(enum.Enum):
-    REQUEST_LINE = "request line"
-    HEADERS = "headers"
-    BODY = "body"
-    CHUNK_SIZE = "chunk size"
-    CHUNK_DATA = "chunk data"
-    CHUNK_END = "chunk end"
-    TRAILERS = "trailers"
-    DONE = "done"
-    FAILED = "failed"
+    """Where the parser is, and whether it wants a whole line next or raw bytes."""
+
+    REQUEST_LINE = ("request line", True)
+    HEADERS = ("headers", True)
+    BODY = ("body", False)
+    CHUNK_SIZE = ("chunk size", True)
+    CHUNK_DATA = ("chunk data", False)
+    CHUNK_END = ("chunk end", True)
+    TRAILERS = ("trailers", True)
+    DONE = ("done", False)  # takes nothing until start_next: the channel is paused till then
+    FAILED = ("failed", False)  # takes nothing ever: the channel is closing
+
+    def __init__(self, label: str, wants_line: bool) -> None:
+        self.label, self.wants_line = label, wants_line  # plain attributes: read per step
 
 
-LINE_STATES = frozenset(
-    {State.REQUEST_LINE, State.HEADERS, State.CHUNK_SIZE, State.CHUNK_END, State.TRAILERS}
-)
+LINE_STATES = frozenset(state for state in State if state.wants_line)  # derived, never listed
 
 # chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1). Hex digits only and at
 # most 16 of them: no "0x", signs or underscores (waitress CVE-2022-24761), and no
@@ -82,7 +85,6 @@ MAX_CHUNK_LINE = 4096
 _FRAMING_FIELDS = frozenset(
     {b"host", b"content-length", b"transfer-encoding", b"expect", b"connection"}
 )
-
 
 
 class RequestHead(NamedTuple):
@@ -132,8 +134,8 @@ class RequestParser:
         return self._request_line[0] if self._request_line is not None else None
 
     @property
-    def wants_line(self) -> bool:
-        return self.state in LINE_STATES
+    def wants_line(self) -> bool:  # the state's: see State
+        return self.state.wants_line
 
     @property
     def max_line_length(self) -> int:

@@ -32,13 +32,13 @@ from types import TracebackType
 from typing import IO, Any, Protocol
 
 from twisted.logger import Logger
-from twisted.protocols.basic import FileSender
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..channel.interfaces import IRequestHandler
 from ..channel.request import Request
 from ..channel.response import Response
+from ..channel.sender import FileSender
 from ..wire.fields import HeaderBlock
 from .environ import Head, make_environ, response_head
 from .io import (
@@ -255,7 +255,7 @@ class _Exchange:
             if size is not None:
                 self._head_sent = True
                 head = self._head_with_length(size)
-                self._hop.callFromThread(self._send_file, head, result)
+                self._hop.callFromThread(self._send_file, head, result, size)
                 return True
         if length is not None and length <= self._window:
             # A whole body already in memory: head, body and end leave in one hop.
@@ -316,27 +316,27 @@ class _Exchange:
         _log.failure("close() of the WSGI response failed on {target}", failure=failure,
                      target=describe(self._request))
 
-    def _send_file(self, head: Head, wrapper: FileWrapper) -> None:
+    def _send_file(self, head: Head, wrapper: FileWrapper, size: int) -> None:
+        """The wrapped file's ``size`` bytes from where it stands, by the static files'
+        ``FileSender`` (``os.sendfile`` where it can); the wrapper is closed at the end."""
         response = self._response
-
-        def done(result: object) -> None:
-            try:
-                wrapper.close()
-            except Exception:
-                self._log_close_failure(Failure())
-            if isinstance(result, Failure):
-                response.fail()
-            elif not response.finished:
-                response.finish()
-
         try:
-            response.unregister_producer()  # FileSender is the producer now
+            response.unregister_producer()  # the file sender is the producer now
             response.start(*head)
+            fd = os.dup(wrapper.filelike.fileno())  # the sender closes its own descriptor
+            offset = wrapper.filelike.tell()
         except Exception:
             self._out.fail(Failure())
-            done(None)
+            self._close_wrapper(wrapper)
             return
-        FileSender().beginFileTransfer(wrapper.filelike, _Consumer(response)).addBoth(done)
+        response.notify_finish().addBoth(lambda _: self._close_wrapper(wrapper))
+        FileSender(fd, [(offset, size)], response).start()
+
+    def _close_wrapper(self, wrapper: FileWrapper) -> None:
+        try:
+            wrapper.close()
+        except Exception:
+            self._log_close_failure(Failure())
 
     def _lost(self, _: object) -> None:
         self._out.lose()
@@ -353,22 +353,6 @@ class _Exchange:
                   target=describe(self._request))
         self._response.send_error(503, "Every worker is busy; try again shortly.",
                                   [(b"Retry-After", b"5")])
-
-
-class _Consumer:
-    """The IConsumer FileSender writes to: a Response."""
-
-    def __init__(self, response: Response) -> None:
-        self._response = response
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:  # noqa: N802
-        self._response.register_producer(producer, streaming)
-
-    def unregisterProducer(self) -> None:  # noqa: N802
-        self._response.unregister_producer()
-
-    def write(self, data: bytes) -> None:
-        self._response.write(data)
 
 
 def _log_error_line(request: Request, line: str) -> None:

@@ -20,8 +20,7 @@ from typing import IO, Any, Protocol
 
 from zope.interface import implementer
 
-from ..channel.interfaces import IBodyReceiver
-from ..channel.request import RequestBody
+from ..channel.body import IBodyReceiver, RequestBody
 
 
 class ThreadHop(Protocol):
