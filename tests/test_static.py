@@ -17,6 +17,7 @@ import pytest
 import pytest_twisted
 
 from twisted_http import Request, Response, Router, StaticFiles
+from twisted_http.static.conditional import parse_http_date
 
 from .static_fixtures import BIG_SIZE, Client, Connect, FakeClient, connect_fixture, root_fixture  # noqa: F401 - fixtures
 
@@ -58,6 +59,29 @@ async def test_head_has_the_get_headers_and_no_body(connect: Connect) -> None:
     for name in (b"content-length", b"content-type", b"etag", b"last-modified",
                  b"x-content-type-options", b"accept-ranges"):
         assert head.header(name) == get.header(name), name
+
+
+@pytest.mark.parametrize("method", [b"BREW", b"PROPFIND"])
+@pytest_twisted.ensureDeferred
+async def test_unrecognized_methods_get_501(connect: Connect, method: bytes) -> None:
+    """RFC 9110 §9.1: a method the server does not recognize is 501, not 405."""
+    reply = await connect().request(method, b"/hello.txt")
+    assert reply.status == 501
+    assert reply.header(b"allow") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_future_mtime_is_never_a_future_last_modified(connect: Connect,
+                                                              root: Path) -> None:
+    """RFC 9110 §8.8.2.1: a file stamped in the future has Last-Modified no later than now."""
+    ahead = time.time() + 86400
+    os.utime(root / "hello.txt", (ahead, ahead))
+    before = time.time()
+    reply = await connect().request(b"GET", b"/hello.txt")
+    modified = reply.header(b"last-modified")
+    assert modified is not None
+    assert parse_http_date(modified) <= time.time()
+    assert parse_http_date(modified) >= int(before)
 
 
 @pytest.mark.parametrize("method", [b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS"])

@@ -124,6 +124,22 @@ def test_http_dates_in_all_three_forms() -> None:
         assert parse_http_date(junk) is None, junk
 
 
+@pytest.mark.parametrize(
+    ("two_digits", "year"),
+    [(b"26", 2026), (b"69", 2069), (b"75", 2075), (b"76", 2076), (b"77", 1977), (b"94", 1994),
+     (b"00", 2000)],
+)
+def test_rfc850_years_more_than_50_years_ahead_are_in_the_past(two_digits: bytes,
+                                                                year: int) -> None:
+    """RFC 9110 §5.6.7: a two-digit year is the nearest one not more than 50 years ahead.
+
+    Seen from 7 Dec 2026: "75" is 2075 (49 years ahead), "77" is 1977.
+    """
+    now = calendar.timegm((2026, 12, 7, 0, 0, 0))
+    value = b"Monday, 01-Jan-" + two_digits + b" 00:00:00 GMT"
+    assert parse_http_date(value, now=now) == calendar.timegm((year, 1, 1, 0, 0, 0))
+
+
 @given(st.integers(0, 253402300799))
 def test_http_date_round_trips(seconds: int) -> None:
     """Every date we write, we read back."""

@@ -90,8 +90,11 @@ _RFC850 = re.compile(_LONG_DAY + rb", (\d\d)-" + _MONTH + rb"-(\d\d) " + _TIME +
 _ASCTIME = re.compile(_DAY + rb" " + _MONTH + rb" ([ \d]\d) " + _TIME + rb" (\d{4})")
 
 
-def parse_http_date(value: bytes) -> int | None:
-    """Seconds since the epoch for an HTTP-date in any of its three forms, else None."""
+def parse_http_date(value: bytes, now: float | None = None) -> int | None:
+    """Seconds since the epoch for an HTTP-date in any of its three forms, else None.
+
+    ``now`` (the wall clock when None) places an RFC 850 date's two-digit year.
+    """
     value = value.strip(b" \t")
     try:
         if match := _IMF.fullmatch(value):
@@ -100,7 +103,10 @@ def parse_http_date(value: bytes) -> int | None:
         elif match := _RFC850.fullmatch(value):
             day, month, year, hh, mm, ss = match.groups()
             # RFC 9110 §5.6.7: a two-digit year more than 50 years ahead is in the past.
-            full_year = 2000 + int(year) if int(year) < 70 else 1900 + int(year)
+            this_year = time.gmtime(time.time() if now is None else now).tm_year
+            full_year = this_year - this_year % 100 + int(year)
+            if full_year > this_year + 50:
+                full_year -= 100
         elif match := _ASCTIME.fullmatch(value):
             month, day, hh, mm, ss, year = match.groups()
             full_year = int(year)

@@ -149,7 +149,10 @@ class Representation:
               content_type: bytes, extra: list[Header]) -> Representation:
         """The pieces for a file with stat ``info``; ``tag`` tells its ETag from its siblings'."""
         etag = make_etag(info.st_mtime_ns, info.st_size, tag)
-        modified = int(info.st_mtime)
+        # RFC 9110 §8.8.2.1: a modification time in the future (a clock that was
+        # ahead, a touch -d) is replaced by the present: never a Last-Modified
+        # later than the response's Date.
+        modified = min(int(info.st_mtime), int(time.time()))
         common = HeaderBlock([(b"ETag", etag), (b"Last-Modified", http_date(modified)), *extra])
         tail = [(b"Accept-Ranges", b"bytes"), *common]
         if coding:

@@ -51,6 +51,10 @@ from .ranges import DEFAULT_MAX_RANGES
 Header = tuple[bytes, bytes]
 
 _ALLOW: Header = (b"Allow", b"GET, HEAD")
+# The methods of RFC 9110 §9 and PATCH (RFC 5789): known, so 405 with Allow;
+# any other is one this server does not recognize: 501 (§9.1).
+_KNOWN_METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"CONNECT",
+                            b"OPTIONS", b"TRACE", b"PATCH"})
 _VARY: Header = (b"Vary", b"Accept-Encoding")
 _HTML = b"text/html; charset=utf-8"
 _METHODS = (b"GET", b"HEAD")
@@ -126,7 +130,7 @@ class StaticFiles:
         entry = self.cache.get(request.path_info)
         if entry is not None:
             if request.method not in _METHODS:
-                return _refuse_method(response)
+                return _refuse_method(response, request.method)
             if self._serve(request, response, entry, fresh=False):
                 return True
             self.cache.discard(entry)  # changed since it was checked: look again
@@ -161,13 +165,13 @@ class StaticFiles:
                 # the extension (web cache deception) and break relative links.
                 return False
             if request.method not in _METHODS:
-                return _refuse_method(response)
+                return _refuse_method(response, request.method)
             return self._entry(path_info, segments, found)
         index, name = self._find_index(segments)
         if index is None and not self.listing:
             return False  # nothing to show: an app mounted beside may have the path
         if request.method not in _METHODS:
-            return _refuse_method(response)
+            return _refuse_method(response, request.method)
         if not path_info.endswith(b"/"):
             self._redirect_to_directory(request, response, segments)
         elif index is None:
@@ -325,7 +329,11 @@ class StaticFiles:
         return True
 
 
-def _refuse_method(response: Response) -> bool:
-    """405 for anything but GET and HEAD on a file or folder; True: answered."""
-    error(response, 405, headers=[_ALLOW])
+def _refuse_method(response: Response, method: bytes) -> bool:
+    """405 for another method of RFC 9110 §9 on a file or folder, 501 for one the server
+    does not recognize at all (§9.1); True: answered."""
+    if method in _KNOWN_METHODS:
+        error(response, 405, headers=[_ALLOW])
+    else:
+        error(response, 501)
     return True
