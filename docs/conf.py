@@ -58,7 +58,7 @@ SECTIONS = [
     ("Using minihttp", ["running", "configuration", "static", "wsgi", "extending", "handlers",
                         "testing", "tls", "proxies", "metrics", "deploy", "security"]),
     ("How it works", ["architecture", "parser", "benchmarks"]),
-    ("Reference", ["api"]),
+    ("Reference", ["api", "conformance"]),
 ]
 
 

@@ -275,6 +275,13 @@ def test_request_line_at_its_limit_is_accepted() -> None:
     assert one(req(line), SMALL).head.path == line.split(b" ")[1]
 
 
+def test_the_default_request_line_limit_is_over_8000_octets() -> None:
+    """RFC 9112 §3 recommends supporting request lines of at least 8000 octets."""
+    line = b"GET /" + b"a" * (8000 - 14) + b" HTTP/1.1"
+    assert len(line) == 8000
+    assert one(req(line)).head.path == line.split(b" ")[1]
+
+
 def test_request_line_one_over_its_limit_is_414() -> None:
     """A request line one byte over max_request_line gets 414."""
     line = b"GET /" + b"a" * (SMALL.max_request_line - 13) + b" HTTP/1.1"

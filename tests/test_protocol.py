@@ -542,6 +542,16 @@ def test_http_1_2_is_answered_as_http_1_1() -> None:
     assert not conn.closed  # persistent, as 1.1 is
 
 
+def test_no_handler_runs_before_the_whole_head_is_in() -> None:
+    """RFC 9110 §5.3: a later field could change everything, so the head is read to its end."""
+    fixed = Fixed()
+    conn = FakeConnection(fixed)
+    conn.send_bytewise(b"GET / HTTP/1.1\r\nHost: a\r\nX-Late: 1\r\n")
+    assert fixed.count == 0
+    conn.send(b"\r\n")
+    assert fixed.count == 1
+
+
 def test_bytes_after_a_bad_request_are_never_parsed() -> None:
     """After a framing error nothing more is read: a smuggled request gets no response."""
     fixed = Fixed()
