@@ -30,8 +30,7 @@ from typing import IO, Protocol
 
 from zope.interface import implementer
 
-from ..channel.interfaces import IBodyReceiver
-from ..channel.request import RequestBody
+from ..channel.body import IBodyReceiver, RequestBody
 
 
 class _Stream(Protocol):
