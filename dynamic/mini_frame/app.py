@@ -14,6 +14,7 @@ from datetime import datetime
 from http import HTTPStatus
 
 from . import forms, pages
+from .accounts import Accounts
 from .people import People
 from .web import BadForm, Environ, FormTooLarge, Request, Response, StartResponse, redirect
 
@@ -39,6 +40,7 @@ def make_app(data_folder: str | None = None, now: Now = _local_now) -> WSGIApp:
     """
     folder = data_folder or os.environ.get(DATA_VARIABLE) or DEFAULT_DATA
     people = People(folder)
+    accounts = Accounts(folder)
 
     def time_(request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
@@ -52,37 +54,65 @@ def make_app(data_folder: str | None = None, now: Now = _local_now) -> WSGIApp:
 
     def register(request: Request) -> Response:
         if request.method in ("GET", "HEAD"):
-            return _form(request, HTTPStatus.OK)
+            return _register_form(request, HTTPStatus.OK)
         if request.method != "POST":
             return _not_allowed("GET, HEAD, POST")
-        try:
-            form = request.form()
-        except FormTooLarge:
-            return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "That form is far too large.")
-        except BadForm as error:
-            return _error(HTTPStatus.BAD_REQUEST, str(error))
-        if not forms.token_matches(request.cookie(forms.CSRF_COOKIE), form.get(forms.CSRF_FIELD)):
-            # No token, or not ours: a stale page or another site posting. Say
-            # so, and give a fresh form rather than storing anything.
-            return _error(HTTPStatus.FORBIDDEN,
-                          "The form expired or did not come from this site: please try again.")
+        form = _posted(request)
+        if isinstance(form, Response):
+            return form
         person, values, errors = forms.validate(form)
         if person is None:
-            return _form(request, HTTPStatus.BAD_REQUEST, values, errors)
+            return _register_form(request, HTTPStatus.BAD_REQUEST, values, errors)
         people.add(person)
         # 303: the browser follows with a GET, so reloading the list never posts again.
         return redirect("/register")
 
-    def _form(request: Request, status: HTTPStatus, values: dict[str, str] | None = None,
-              errors: forms.FormErrors | None = None) -> Response:
-        token = request.cookie(forms.CSRF_COOKIE)
-        if not token or len(token) > 100:
-            token = forms.new_token()
-        cookie = forms.token_cookie(token, secure=request.environ.get("wsgi.url_scheme") == "https")
+    def _register_form(request: Request, status: HTTPStatus,
+                       values: dict[str, str] | None = None,
+                       errors: forms.FormErrors | None = None) -> Response:
+        token, cookie = _csrf(request)
         body = pages.register_page(people.latest(), token, values, errors)
         return Response(status, body, headers=(cookie,))
 
-    routes: dict[str, Handler] = {"/time": time_, "/register": register}
+    def login(request: Request) -> Response:
+        if request.method in ("GET", "HEAD"):
+            return _login_form(request, HTTPStatus.OK)
+        if request.method != "POST":
+            return _not_allowed("GET, HEAD, POST")
+        form = _posted(request)
+        if isinstance(form, Response):
+            return form
+        creating = form.get("action") == "create"
+        username, password, errors = forms.validate_credentials(form, creating)
+        if not errors and creating and not accounts.create(username, password):
+            errors = {"username": "That user name is taken."}
+        elif not errors and not creating and not accounts.check(username, password):
+            # One message for both: which names exist is none of a guesser's business.
+            errors = {"form": "Unknown user name or wrong password."}
+        if errors:
+            return _login_form(request, HTTPStatus.BAD_REQUEST, username, errors)
+        session = accounts.start_session(username)
+        return redirect("/login", extra=(forms.session_cookie(session, _secure(request)),))
+
+    def logout(request: Request) -> Response:
+        if request.method != "POST":
+            return _not_allowed("POST")
+        form = _posted(request)
+        if isinstance(form, Response):
+            return form
+        accounts.end_session(request.cookie(forms.SESSION_COOKIE))
+        return redirect("/login", extra=(forms.session_cookie(None, _secure(request)),))
+
+    def _login_form(request: Request, status: HTTPStatus, username: str = "",
+                    errors: forms.FormErrors | None = None) -> Response:
+        token, cookie = _csrf(request)
+        user = accounts.session_user(request.cookie(forms.SESSION_COOKIE))
+        return Response(status, pages.login_page(user, token, username, errors),
+                        headers=(cookie,))
+
+    routes: dict[str, Handler] = {
+        "/time": time_, "/register": register, "/login": login, "/logout": logout,
+    }
 
     def application(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -95,6 +125,34 @@ def make_app(data_folder: str | None = None, now: Now = _local_now) -> WSGIApp:
         return response(start_response)
 
     return application
+
+
+def _secure(request: Request) -> bool:
+    return request.environ.get("wsgi.url_scheme") == "https"
+
+
+def _csrf(request: Request) -> tuple[str, tuple[str, str]]:
+    """The browser's CSRF token (a new one if it has none) and the cookie keeping it."""
+    token = request.cookie(forms.CSRF_COOKIE)
+    if not token or len(token) > 100:
+        token = forms.new_token()
+    return token, forms.token_cookie(token, _secure(request))
+
+
+def _posted(request: Request) -> dict[str, str] | Response:
+    """The posted form, or the response refusing it: too large, unreadable, or forged."""
+    try:
+        form = request.form()
+    except FormTooLarge:
+        return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "That form is far too large.")
+    except BadForm as error:
+        return _error(HTTPStatus.BAD_REQUEST, str(error))
+    if not forms.token_matches(request.cookie(forms.CSRF_COOKIE), form.get(forms.CSRF_FIELD)):
+        # No token, or not ours: a stale page or another site posting. Say so
+        # rather than act on it.
+        return _error(HTTPStatus.FORBIDDEN,
+                      "The form expired or did not come from this site: please try again.")
+    return form
 
 
 def _not_allowed(allow: str) -> Response:

@@ -1,4 +1,4 @@
-"""The registration form: its fields, their validation, and the CSRF token.
+"""The site's forms: their fields, their validation, and the CSRF token.
 
 CSRF uses the double-submit cookie: the form page sets a random token in a
 ``SameSite=Strict`` cookie and repeats it in a hidden field; a post is taken
@@ -10,10 +10,12 @@ field. Nothing is kept on the server, so it works across ``--workers``.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import NamedTuple
 
 CSRF_COOKIE = "mini_frame_csrf"
+SESSION_COOKIE = "mini_frame_session"
 CSRF_FIELD = "csrf_token"
 
 # (field name, label, longest value in characters). Names are short in real
@@ -53,6 +55,31 @@ def validate(form: dict[str, str]) -> tuple[Person | None, dict[str, str], FormE
     return Person(values["first_name"], values["last_name"]), values, errors
 
 
+# The login form. Names are shown on the page, so they are kept to plain
+# characters; passwords are any text, long enough to be worth hashing.
+USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,30}")
+PASSWORD_MIN, PASSWORD_MAX = 8, 200
+LOGIN_FIELDS = (("username", "User name"), ("password", "Password"))
+
+
+def validate_credentials(form: dict[str, str], creating: bool) -> tuple[str, str, FormErrors]:
+    """The user name and password of a login form, with an error per bad field.
+
+    A new account's password must be 8 to 200 characters; logging in checks
+    only that one was given, so the rules can change without locking anyone out.
+    """
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    errors: FormErrors = {}
+    if not USERNAME.fullmatch(username):
+        errors["username"] = ("User name must be 3 to 30 letters, digits, '.', '_' or '-'."
+                              if creating or username else "User name is required.")
+    if creating and not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        errors["password"] = f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters."
+    elif not password:
+        errors["password"] = "Password is required."
+    return username, password, errors
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -66,7 +93,18 @@ def token_matches(cookie: str | None, field: str | None) -> bool:
 
 
 def token_cookie(token: str, secure: bool) -> tuple[str, str]:
-    """The Set-Cookie header carrying ``token`` for the form's path only."""
+    """The Set-Cookie header carrying the CSRF ``token`` for every form of the site."""
     flags = "; Secure" if secure else ""
-    return ("Set-Cookie",
-            f"{CSRF_COOKIE}={token}; Path=/register; HttpOnly; SameSite=Strict{flags}")
+    return ("Set-Cookie", f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{flags}")
+
+
+def session_cookie(token: str | None, secure: bool) -> tuple[str, str]:
+    """The Set-Cookie header starting a session, or (``token`` None) ending it.
+
+    SameSite=Lax: the session follows a link from another site (a plain GET)
+    but not a post from one.
+    """
+    flags = "; Secure" if secure else ""
+    if token is None:
+        return ("Set-Cookie", f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+    return ("Set-Cookie", f"{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{flags}")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from .forms import FIELDS, FormErrors, Person
+from .forms import FIELDS, LOGIN_FIELDS, FormErrors, Person
 
 _LAYOUT = """<!DOCTYPE html>
 <html lang="en">
@@ -23,7 +23,10 @@ _LAYOUT = """<!DOCTYPE html>
 <body>
   <header class="site">
     <a class="brand" href="/">minihttp</a>
-    <nav><a href="/">Home</a> <a href="/time">Time</a> <a href="/register">Register</a></nav>
+    <nav>
+      <a href="/">Home</a> <a href="/time">Time</a> <a href="/register">Register</a>
+      <a href="/login">Log in</a>
+    </nav>
   </header>
   <main>
 {content}
@@ -85,6 +88,48 @@ def register_page(people: Sequence[Person], token: str,
     </form>
     <h2>Registered so far</h2>
 {listing}""")
+
+
+def _field(name: str, label: str, value: str, error: str | None, kind: str = "text",
+           extra: str = "") -> str:
+    error_html = (f'\n        <p class="error" id="{name}-error">{escape(error)}</p>'
+                  if error else "")
+    invalid = ' aria-invalid="true"' if error else ""
+    value_html = f' value="{escape(value)}"' if value else ""
+    return f"""      <p>
+        <label for="{name}">{escape(label)}</label>
+        <input id="{name}" name="{name}" type="{kind}"{extra}{invalid}{value_html}>{error_html}
+      </p>"""
+
+
+def login_page(user: str | None, token: str, username: str = "",
+               errors: FormErrors | None = None) -> bytes:
+    """Who is signed in, with a log-out button; else the form to log in or create an account."""
+    errors = errors or {}
+    if user is not None:
+        return layout("Log in", f"""    <h1>Signed in</h1>
+    <p class="signed-in">Signed in as <strong id="user">{escape(user)}</strong>.</p>
+    <form method="post" action="/logout">
+      <input type="hidden" name="csrf_token" value="{escape(token)}">
+      <p><button type="submit" id="logout">Log out</button></p>
+    </form>""")
+    summary = ('\n    <p class="error" role="alert">' + escape(errors["form"]) + "</p>"
+               if "form" in errors else "")
+    (user_field, user_label), (password_field, password_label) = LOGIN_FIELDS
+    fields = "\n".join([
+        _field(user_field, user_label, username, errors.get(user_field),
+               extra=' autocomplete="username" maxlength="30"'),
+        _field(password_field, password_label, "", errors.get(password_field), "password",
+               ' autocomplete="current-password" maxlength="200"'),
+    ])
+    return layout("Log in", f"""    <h1>Log in</h1>{summary}
+    <form method="post" action="/login" class="card" novalidate>
+{fields}
+      <input type="hidden" name="csrf_token" value="{escape(token)}">
+      <p><button type="submit" name="action" value="login" id="login">Log in</button>
+         <button type="submit" name="action" value="create" id="create">Create account</button></p>
+    </form>
+    <p>Passwords are kept only as scrypt hashes, never as written.</p>""")
 
 
 def not_found_page(path: str) -> bytes:

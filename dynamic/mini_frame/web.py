@@ -147,6 +147,7 @@ class Response:
         return [self.body]
 
 
-def redirect(location: str, status: HTTPStatus = HTTPStatus.SEE_OTHER) -> Response:
+def redirect(location: str, status: HTTPStatus = HTTPStatus.SEE_OTHER,
+             extra: tuple[tuple[str, str], ...] = ()) -> Response:
     """A redirect with no body; ``location`` is a path of this site."""
-    return Response(status, headers=(("Location", location),), content_type="text/plain")
+    return Response(status, headers=(("Location", location), *extra), content_type="text/plain")

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import trustme
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.site.server import ROOT, running_site
@@ -45,7 +46,18 @@ def submit(browser: Any, base: str, first: str, last: str) -> None:
     browser.get(base + "/register")
     browser.find_element(By.ID, "first_name").send_keys(first)
     browser.find_element(By.ID, "last_name").send_keys(last)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+
+
+def click_and_wait(browser: Any, button: Any) -> None:
+    """Click a button that sends a form, and wait for the page that answers it.
+
+    The old page going stale is the sign: its readyState is already "complete",
+    so waiting on that alone could read the old page.
+    """
+    old = browser.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(browser, 10).until(staleness_of(old))
     WebDriverWait(browser, 10).until(
         lambda b: b.execute_script("return document.readyState") == "complete")
 
@@ -65,8 +77,8 @@ def test_home_page_picture_and_stylesheet(chromium: Any, tmp_path: Path) -> None
         assert header_background(chromium) == INK
         screenshot(chromium, "home.png")
 
-        chromium.find_element(By.LINK_TEXT, "The time").click()
-        WebDriverWait(chromium, 10).until(lambda b: b.title == "Time · minihttp")
+        click_and_wait(chromium, chromium.find_element(By.LINK_TEXT, "The time"))
+        assert chromium.title == "Time · minihttp"
         assert chromium.find_element(By.CSS_SELECTOR, "p.clock time").text
         assert header_background(chromium) == INK
 
@@ -106,6 +118,32 @@ def test_script_laden_names_are_shown_as_text(chromium: Any, tmp_path: Path) -> 
         assert listed(chromium) == [(first, last)]
         assert chromium.title == "Register · minihttp"
         assert not chromium.find_elements(By.CSS_SELECTOR, "ol.people script, ol.people img")
+
+
+def test_create_an_account_log_out_and_log_in(chromium: Any, tmp_path: Path) -> None:
+    """The login page by clicking: a new account signs in, log out, log in again."""
+
+    def fill(username: str, password: str, button: str) -> None:
+        chromium.get(base + "/login")
+        chromium.find_element(By.ID, "username").send_keys(username)
+        chromium.find_element(By.ID, "password").send_keys(password)
+        click_and_wait(chromium, chromium.find_element(By.ID, button))
+
+    def user() -> str:
+        return str(chromium.find_element(By.ID, "user").text)
+
+    with running_site(tmp_path) as base:
+        chromium.get(base + "/login")
+        screenshot(chromium, "login.png")
+        fill("ada", "analytical engine", "create")
+        assert user() == "ada"
+        click_and_wait(chromium, chromium.find_element(By.ID, "logout"))
+        assert chromium.find_element(By.TAG_NAME, "h1").text == "Log in"
+        fill("ada", "wrong password", "login")
+        assert chromium.find_element(By.CSS_SELECTOR, "p.error").text == (
+            "Unknown user name or wrong password.")
+        fill("ada", "analytical engine", "login")
+        assert user() == "ada"
 
 
 @pytest.fixture

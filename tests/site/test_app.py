@@ -10,78 +10,18 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
-from wsgiref.validate import validator
 
 import pytest
 from mini_frame import make_app
 from mini_frame.forms import CSRF_COOKIE, NAME_LIMIT
 
-from twisted_http import Router, WSGIHandler
-from twisted_http.testing import (
-    FakeConnection,
-    InlineReactor,
-    InlineThreadPool,
-    RecordedResponse,
-    parse_responses,
-)
+from twisted_http.testing import RecordedResponse
+
+from .kit import FORM, NOON, Site
 
 pytestmark = pytest.mark.filterwarnings("error::wsgiref.validate.WSGIWarning")
-
-NOON = datetime(2026, 5, 17, 12, 30, 5, tzinfo=timezone(timedelta(hours=2)))
-FORM = b"application/x-www-form-urlencoded"
-
-
-class Site:
-    """The app with its data in ``folder``, served on fakes; one connection per request."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.app = make_app(str(folder), now=lambda: NOON)
-
-    def request(self, method: bytes, target: bytes,
-                headers: list[tuple[bytes, bytes]] | None = None,
-                body: bytes = b"") -> RecordedResponse:
-        reactor = InlineReactor()
-        handler = WSGIHandler(validator(self.app), thread_pool=InlineThreadPool(),  # type: ignore[arg-type]
-                              reactor=reactor)
-        connection = FakeConnection(Router([("/", handler)]), clock=reactor)
-        connection.request(method, target, headers or [], body)
-        [response] = parse_responses(connection.written, [method])
-        return response
-
-    def get(self, target: bytes, headers: list[tuple[bytes, bytes]] | None = None
-            ) -> RecordedResponse:
-        return self.request(b"GET", target, headers)
-
-    def token(self) -> str:
-        """A fresh form's CSRF token, which its cookie also carries."""
-        page = self.get(b"/register")
-        cookie = page.header(b"set-cookie") or b""
-        match = re.match(rb"mini_frame_csrf=([^;]+);", cookie)
-        assert match is not None, cookie
-        field = re.search(rb'name="csrf_token" value="([^"]+)"', page.body)
-        assert field is not None and field.group(1) == match.group(1)
-        return match.group(1).decode()
-
-    def post(self, fields: dict[str, str], cookie: str | None = None,
-             content_type: bytes = FORM) -> RecordedResponse:
-        headers = [(b"Content-Type", content_type)]
-        if cookie is not None:
-            headers.append((b"Cookie", f"{CSRF_COOKIE}={cookie}".encode()))
-        return self.request(b"POST", b"/register", headers, urlencode(fields).encode())
-
-    def register(self, first: str, last: str) -> RecordedResponse:
-        token = self.token()
-        return self.post({"first_name": first, "last_name": last, "csrf_token": token}, token)
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Site:
-    return Site(tmp_path / "data")
 
 
 def listed(page: RecordedResponse) -> list[tuple[str, str]]:
@@ -127,7 +67,7 @@ def test_the_form_starts_empty_and_sets_its_token_cookie(site: Site) -> None:
     assert page.status == 200
     assert b"Nobody yet" in page.body
     cookie = page.header(b"set-cookie") or b""
-    assert cookie.endswith(b"; Path=/register; HttpOnly; SameSite=Strict")
+    assert cookie.endswith(b"; Path=/; HttpOnly; SameSite=Strict")
     assert page.header(b"content-security-policy") is not None
 
 
