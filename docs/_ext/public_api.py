@@ -2,7 +2,7 @@
 
 ``{public-api} twisted_http`` emits the autodoc directive that fits each
 exported name (``autointerface`` for zope interfaces, ``autoexception``,
-``autoclass``, ``autofunction``), grouped by kind. The API reference so
+``autoclass``, ``autofunction``, ``autodata``), grouped by kind. The API reference so
 follows the public face: a name added to ``__all__`` appears without editing
 the page, and one removed disappears.
 """
@@ -24,6 +24,7 @@ GROUPS = [
     ("classes", "Classes", "autoclass"),
     ("exceptions", "Errors", "autoexception"),
     ("functions", "Functions", "autofunction"),
+    ("data", "Constants", "autodata"),
 ]
 
 
@@ -32,7 +33,7 @@ def kind_of(value: Any) -> str:
         return "interfaces"
     if inspect.isclass(value):
         return "exceptions" if issubclass(value, BaseException) else "classes"
-    return "functions"
+    return "functions" if callable(value) else "data"
 
 
 class PublicAPI(SphinxDirective):
