@@ -101,7 +101,7 @@ load: $(STAMP)
 
 ## reference: regenerate docs/configuration.md from the settings model (a test checks it is current)
 reference: $(STAMP)
-	$(BIN)/python -m twisted_http.serve.settings --markdown > docs/configuration.md
+	$(BIN)/python -m twisted_http.serve.reference > docs/configuration.md
 
 .PHONY: tools
 tools:

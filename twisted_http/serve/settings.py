@@ -7,7 +7,7 @@ worker count, the Python path and three sections: ``limits`` (the
 line (``options``) and the config file (``configfile``) both produce it
 through one conversion (``convert.build_settings``); nothing else reads raw
 options. ``--help`` and docs/configuration.md are generated from the fields'
-metadata (``reference``; ``python -m twisted_http.serve.settings --markdown``).
+metadata (``reference``; ``python -m twisted_http.serve.reference``).
 
 Names. A field ``max_body_size`` is the option ``--max-body-size`` and the
 config key ``max_body_size`` (or ``max-body-size``). A section's fields take
@@ -55,7 +55,6 @@ and ``tap.make_site`` turning it into a handler.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -286,17 +285,5 @@ def table_keys(mount: type) -> dict[str, attrs.Attribute[Any]]:
     return keys
 
 
-def main(argv: list[str]) -> None:
-    """``python -m twisted_http.serve.settings --markdown``: print the reference."""
-    from .reference import markdown
-
-    if argv != ["--markdown"]:
-        raise SystemExit("usage: python -m twisted_http.serve.settings --markdown")
-    sys.stdout.write(markdown())
-
-
 __all__ = ["HandlerMount", "MountKind", "Settings", "StaticMount", "StaticOptions", "WSGIMount",
            "WSGIOptions", "entries", "table_keys"]
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
