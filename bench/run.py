@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def selected_servers(args: argparse.Namespace) -> list[str]:
     if not args.servers:
-        return [server.name for server in SERVERS]
+        return [server.name for server in SERVERS if not server.optional]
     names = [name.strip() for name in args.servers.split(",") if name.strip()]
     unknown = [name for name in names if name not in SERVERS_BY_NAME]
     if unknown:

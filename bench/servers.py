@@ -86,6 +86,7 @@ class Server:
     note: str = ""
     # What each log mode runs: "default", "off" or "file"; a mode missing is not run.
     logs: tuple[tuple[str, str], ...] = (("installed", "off"), ("off", "off"))
+    optional: bool = False  # run only when named in --servers
 
     def log_setting(self, mode: str) -> str | None:
         """How this server logs in ``mode`` ("default", "off", "file"), or None: not run."""
@@ -123,6 +124,12 @@ def _minihttp(context: Context, port: int, kind: str, workers: int, log: str) ->
     if workers > 1:
         argv += ["--workers", str(workers)]
     return argv, {}
+
+
+def _minihttp_metrics(context: Context, port: int, kind: str, workers: int,
+                      log: str) -> Argv:
+    argv, env = _minihttp(context, port, kind, workers, log)
+    return [*argv, "--metrics", "/metrics"], env
 
 
 def _twistd_web(context: Context, port: int, kind: str, workers: int, log: str) -> Argv:
@@ -210,6 +217,8 @@ LOGS_THREE_WAYS = (("installed", "default"), ("off", "off"), ("on", "file"))
 LOGS_OFF_BY_DEFAULT = (("installed", "off"), ("off", "off"), ("on", "file"))
 SERVERS = [
     Server("minihttp", BOTH, _minihttp, logs=LOGS_THREE_WAYS),
+    Server("minihttp metrics", BOTH, _minihttp_metrics, logs=LOGS_THREE_WAYS, optional=True,
+           note="minihttp with --metrics /metrics: what the figures cost"),
     Server("twistd web", BOTH, _twistd_web, logs=LOGS_THREE_WAYS,
            note="Twisted's own `twistd web`, same Twisted"),
     Server("nginx", frozenset({"static"}), _nginx, needs="nginx", note="1 worker, sendfile",

@@ -35,7 +35,10 @@ PENDING_SPLIT: dict[str, str] = {}
 
 # Layers whose import circles are known and being broken by their owner: the
 # circle test of that layer is an expected failure, strict, like PENDING_SPLIT.
-PENDING_CIRCLES: dict[str, str] = {}
+PENDING_CIRCLES = {
+    "serve": "serve.settings imports serve.reference (for ``python -m ... --markdown``), "
+             "which imports serve.settings",
+}
 
 
 def module_name(path: Path) -> str:

@@ -212,3 +212,45 @@ def test_behind_haproxy_send_proxy_v1_and_v2(tmp_path: Path) -> None:
     lines = [line for line in twistd_log.read_text().splitlines()
              if '"GET / HTTP/1.1" 200' in line]
     assert len(lines) == 2 and all(f" {CLIENT} " in line for line in lines), lines
+
+
+def haproxy_http_config(port: int, backend: int) -> str:
+    """HAProxy as an HTTP proxy ending TLS would be: X-Forwarded-For, -Proto https and
+    -Host added on the way to ``backend``."""
+    return "\n".join([
+        "global", "    maxconn 64", "defaults", "    mode http", "    timeout connect 5s",
+        "    timeout client 15s", "    timeout server 15s",
+        "frontend web", f"    bind 127.0.0.1:{port}", "    option forwardfor",
+        "    http-request set-header X-Forwarded-Proto https",
+        "    http-request set-header X-Forwarded-Host www.example.com",
+        "    default_backend app", "backend app",
+        f"    server minihttp 127.0.0.1:{backend}", ""])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed (make test installs it)")
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted"])
+def test_behind_haproxy_http_mode(tmp_path: Path, trusted: bool) -> None:
+    """HAProxy in mode http with option forwardfor: with --trusted-proxy 127.0.0.1 the app
+    sees the client's address, https and the public host; without, the proxy's."""
+    assert HAPROXY is not None
+    backend, port = free_port(), free_port()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(haproxy_http_config(port, backend))
+    minihttp = [str(TWISTD), "--nodaemon", "--pidfile=", f"--logfile={tmp_path / 'log'}",
+                "minihttp", "--port", f"tcp:{backend}:interface=127.0.0.1",
+                "--pythonpath", str(ROOT / "tests" / "apps"), "--wsgi", "edge_apps:environ",
+                *(["--trusted-proxy", "127.0.0.1"] if trusted else [])]
+    haproxy = ["timeout", "120", HAPROXY, "-db", "-f", str(config)]
+    with running(minihttp, tmp_path / "twistd.out", backend, tmp_path), \
+            running(haproxy, tmp_path / "haproxy.out", port, tmp_path):
+        environ, _ = get_from(port)
+    assert environ["HTTP_X_FORWARDED_FOR"] == CLIENT
+    if trusted:
+        assert environ["REMOTE_ADDR"] == CLIENT
+        assert environ["wsgi.url_scheme"] == "https"
+        assert (environ["HTTP_HOST"], environ["SERVER_PORT"]) == ("www.example.com", "443")
+    else:
+        assert environ["REMOTE_ADDR"] == "127.0.0.1"
+        assert environ["wsgi.url_scheme"] == "http"
+        assert environ["HTTP_HOST"] == "site.test"

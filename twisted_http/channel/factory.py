@@ -8,6 +8,7 @@ none of them reads or changes its fields.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -16,13 +17,17 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ..wire.headers import Headers
 from ..wire.limits import ServerConfig
 from ..wire.serializer import DefaultFields, HTTPDate, response_head
 from .interfaces import IConnection, IResponseObserver, IServer
 from .protocol import HTTPChannel
-from .request import Request
+from .request import ConnectionInfo, Request
 from .response import Response, error_page
 from .routing import Router
+
+# See IServer.forwarded: what trusted proxies say a request's connection and host were.
+Forwarded = Callable[[ConnectionInfo, Headers, bytes], tuple[ConnectionInfo, bytes]]
 
 
 @implementer(IServer, IProtocolNegotiationFactory)
@@ -42,6 +47,7 @@ class HTTPFactory(Factory):
         config: ServerConfig | None = None,
         clock: IReactorTime | None = None,
         observers: tuple[IResponseObserver, ...] = (),
+        forwarded: Forwarded | None = None,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor as default_clock
@@ -55,12 +61,18 @@ class HTTPFactory(Factory):
         if self.config.access_log:
             observers = (AccessLog(), *observers)
         self.observers: tuple[IResponseObserver, ...] = observers
+        self.forwarded = forwarded
+        self.turned_away = 0  # connections answered 503 at once, ever (metrics)
         self._connections: set[IConnection] = set()
         self._drained: list[Deferred[None]] | None = None  # set while draining
 
     @property
     def open_connections(self) -> int:
         return len(self._connections)
+
+    def requests_in_flight(self) -> int:
+        """Requests read and not yet answered, on every connection."""
+        return sum(1 for connection in self._connections if connection.in_flight)
 
     @property
     def draining(self) -> bool:
@@ -73,8 +85,10 @@ class HTTPFactory(Factory):
 
     def buildProtocol(self, addr: Any) -> Protocol:
         if self._drained is not None:
+            self.turned_away += 1
             return _TurnAway(self, _TurnAway.DRAINING)
         if len(self._connections) >= self.config.max_connections:
+            self.turned_away += 1
             return _TurnAway(self, _TurnAway.FULL)
         return HTTPChannel(self)
 
@@ -137,7 +151,7 @@ class AccessLog:
     def response_completed(
         self, request: Request | None, response: Response, started: float
     ) -> None:
-        if request is None or not response.finished or not response.logged:
+        if request is None or not response.finished:
             return  # refusals and cut-off responses are logged where they happen
         self._log.info(
             '{client} "{method} {target} {version}" {status} {size}',

@@ -65,6 +65,9 @@ class IConnection(Interface):
     def abort() -> None:
         """Drop the connection now, whatever it is doing."""
 
+    in_flight = Attribute("True while a request has been read and its response has not"
+                          " ended (for metrics).")
+
 
 class IServer(Interface):
     """What a connection needs of the server it belongs to; ``HTTPFactory`` provides it."""
@@ -72,6 +75,10 @@ class IServer(Interface):
     config = Attribute("The ServerConfig: every limit and timeout of the connection.")
     router = Attribute("The Router that picks the handlers for a request path.")
     clock = Attribute("The IReactorTime every timer of the connection runs on.")
+    forwarded = Attribute(
+        "None, or a callable (ConnectionInfo, Headers, host) -> (ConnectionInfo, host)"
+        " giving each request's connection and host as trusted proxies in front say the"
+        " client's were (twisted_http.edge.proxies.Forwarding).")
 
     def head_defaults(date: bool, server: bool) -> bytes:
         """The ``Date`` and ``Server`` header lines for a response head now, those asked for."""

@@ -45,10 +45,6 @@ from .response import Response
 from .routing import Mount
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-# A connection accepted just before a drain has its first request on the way
-# (clients send it right after connecting): a second covers any round trip but
-# the slowest, and bounds what a client that connects and says nothing costs.
-DRAIN_GRACE = 1.0
 
 
 @implementer(IHalfCloseableProtocol, IConnection)
@@ -78,7 +74,6 @@ class HTTPChannel(RequestReader):
                                   self._switch_protocols)
         self._continue_sent = False
         self._draining = False  # close after the response in flight
-        self._fresh = True  # no request yet: one may be on its way
         self._connection: ConnectionInfo | None = None
 
     @property
@@ -130,16 +125,14 @@ class HTTPChannel(RequestReader):
 
     # -- IConnection: what the server asks ----------------------------------
 
+    @property
+    def in_flight(self) -> bool:
+        response = self._response
+        return not self._closed and response is not None and not response.finished
+
     def drain(self) -> None:
         self._draining = True
-        if self._closed or self._request is not None or not self._awaiting_request:
-            return
-        if self._fresh:
-            # Just accepted: its first request is on its way (clients send it right
-            # after connecting), and is answered with Connection: close.
-            self._deadline.set(min(DRAIN_GRACE, self._config.first_request_timeout),
-                               self._idle_timed_out)
-        else:
+        if not self._closed and self._request is None and self._awaiting_request:
             self._close()  # idle between requests: nothing is lost by closing now
 
     def abort(self) -> None:
@@ -196,13 +189,16 @@ class HTTPChannel(RequestReader):
         self._request.body.data(data)
 
     def _dispatch(self, head: RequestHead) -> None:
-        self._fresh = False
         self._deadline.clear()
         self._started = self._server.clock.seconds()
         path = unquote_to_bytes(head.path) if b"%" in head.path else head.path
         mount: Mount = self._server.router.route(path)
         prefix = mount.prefix
-        assert self._connection is not None
+        connection, host = self._connection, head.host
+        assert connection is not None
+        forwarded = self._server.forwarded
+        if forwarded is not None:  # a proxy in front may say who the client is
+            connection, host = forwarded(connection, head.headers, host)
         request = Request(
             method=head.method,
             target=head.target,
@@ -210,10 +206,10 @@ class HTTPChannel(RequestReader):
             query=head.query,
             version=head.version,
             headers=head.headers,
-            host=head.host,
+            host=host,
             script_name=prefix,
             path_info=path[len(prefix):],
-            connection=self._connection,
+            connection=connection,
             body=RequestBody(head.body_length, self._update_reading),
         )
         response = Response(self._link, head.method, head.version, head.keep_alive)
@@ -333,6 +329,7 @@ class HTTPChannel(RequestReader):
                 self._started = self._server.clock.seconds()
             method = self._parser.method or b"GET"  # an error page to HEAD has no body either
             page = Response(self._link, method, b"HTTP/1.1", keep_alive=False)
+            page.refusal = True
             page.send_error(error.status, error.message)
         self._log.info(
             "Refused a request from {client}: {status} {message}",

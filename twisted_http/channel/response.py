@@ -56,7 +56,6 @@ class Response:
         self._method = method
         self._version = version
         self.keep_alive = keep_alive
-        self.logged = True  # an access-log line once finished; health checks say no
         self.status = 0
         self._state = _State.NEW
         self._mode = BodyMode.NONE
@@ -65,6 +64,7 @@ class Response:
         self._producer: Producer | None = None
         self._waiters: list[Deferred[None]] = []
         self.bytes_sent = 0  # body bytes, for the access log
+        self.refusal = False  # an error page the channel sent by itself (a bad request)
 
     @property
     def started(self) -> bool:

@@ -198,6 +198,7 @@ class FileCache:
         self.settle_ns = SETTLE_NS
         self.fine_settle_ns = FINE_SETTLE_NS
         self.held_bytes = 0
+        self.hits = self.misses = 0  # lookups, ever (metrics)
         # Insertion order is recency: a hit moves its entry to the end.
         self._entries: dict[bytes, Entry] = {}
 
@@ -212,13 +213,16 @@ class FileCache:
         entries = self._entries
         entry = entries.get(key)
         if entry is None:
+            self.misses += 1
             return None
         for path, known in entry.watched:
             if not unchanged(path, known):
                 self.discard(entry)
+                self.misses += 1
                 return None
         del entries[key]
         entries[key] = entry
+        self.hits += 1
         return entry
 
     def add(self, entry: Entry) -> None:

@@ -14,7 +14,7 @@ from twisted.web.http_headers import Headers as WebHeaders
 from twisted.web.iweb import IAgent, IBodyProducer, IResponse
 from zope.interface import implementer
 
-from ..channel.factory import HTTPFactory
+from ..channel.factory import Forwarded, HTTPFactory
 from ..channel.interfaces import IConnection, IServer
 from ..channel.protocol import HTTPChannel
 from ..channel.request import Request
@@ -109,6 +109,10 @@ class _OnClock:
     @property
     def router(self) -> Router:
         return self._server.router
+
+    @property
+    def forwarded(self) -> Forwarded | None:
+        return self._server.forwarded
 
     def head_defaults(self, date: bool, server: bool) -> bytes:
         return self._server.head_defaults(date, server)

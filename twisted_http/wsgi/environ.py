@@ -50,7 +50,7 @@ def _remember(memo: dict[_K, _V], key: _K, value: _V) -> _V:
 
 _TEXTS: dict[bytes, str] = {}  # methods and versions
 _HTTP_KEYS: dict[bytes, str | None] = {}  # header name -> HTTP_ key, None if left out
-_HOSTS: dict[bytes, tuple[str, str]] = {}  # Host value -> (SERVER_NAME part, port part)
+_HOSTS: dict[bytes, tuple[str, str, str]] = {}  # Host value -> (name part, port part, all)
 
 
 def make_environ(
@@ -98,6 +98,11 @@ def make_environ(
             # (RFC 9113 §8.2.3).
             text = joined + ("; " if key == "HTTP_COOKIE" else ", ") + text
         environ[key] = text
+    if request.host:
+        # The request's host, not the Host field's: they differ for an
+        # absolute-form target (whose authority wins, RFC 9112 §3.2.2) and when
+        # a trusted proxy said which host the client asked for.
+        environ["HTTP_HOST"] = host[2]
     return environ
 
 
@@ -115,13 +120,13 @@ def _http_key(name: bytes) -> str | None:
     return key
 
 
-def _split_host(host: bytes) -> tuple[str, str]:
+def _split_host(host: bytes) -> tuple[str, str, str]:
     text = host.decode("latin-1")
     if text.startswith("["):
         end = text.find("]")
-        return text[: end + 1], text[end + 2 :]
+        return text[: end + 1], text[end + 2 :], text
     name, _, port = text.partition(":")
-    return name, port
+    return name, port, text
 
 
 _STATUSES: dict[str, tuple[int, bytes]] = {}  # "200 OK" -> (200, b"OK")

@@ -101,8 +101,14 @@ class Dispatcher:
         self._idle: list[threading.Lock] = []  # each idle runner waits on its own lock
         self._taken = 0  # tasks taken by runners, ever: the progress the looks compare
         self._stopping = False
+        self.expired = 0  # tasks that waited past wait_timeout, ever (each got 503)
 
     # -- the reactor's side ---------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a thread now (for metrics: a snapshot, read without the lock)."""
+        return len(self._queue)
 
     def dispatch(self, task: Task) -> None:
         """Queue ``task``. With no runner at all, ask the pool for one now; else look soon."""
@@ -157,6 +163,7 @@ class Dispatcher:
             self._pool.callInThread(self._drain)
         if waiting:
             self._look_call = self._clock.callLater(STALL, self._look)
+        self.expired += len(expired)
         for task in expired:
             task.expire()
 
