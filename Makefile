@@ -13,9 +13,11 @@ BENCH_ARGS ?=
 # Programs the tests drive for real (curl over TLS, HAProxy in front): installed
 # from Debian's packages when missing and this is root with apt-get (CI is);
 # elsewhere the tests that need them skip, saying which program is missing.
-SYSTEM_TOOLS := curl haproxy
+# COMMAND:PACKAGE where the two differ: systemd-socket-activate starts the
+# socket-activation tests as systemd would (they set it up themselves without it).
+SYSTEM_TOOLS := curl haproxy systemd-socket-activate:systemd
 
-.PHONY: run test trial lint typecheck check bench fuzz load clean browser-test docs reference
+.PHONY: cluster run test trial lint typecheck check bench fuzz load clean browser-test docs reference
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +32,16 @@ run: $(STAMP)
 ## test: build the environment and run every test (trial's example first, then pytest)
 test: $(STAMP) tools trial
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## cluster: nginx (Debian's, installed with apt when missing; RUNLEVEL=1 keeps its
+## package from starting it) in front of two minihttp instances restarted one after
+## the other under load, and the other long lifecycle runs
+cluster: $(STAMP) tools
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  command -v apt-get >/dev/null || { echo "cluster: needs Debian's nginx, and apt-get is not here to install it" >&2; exit 1; }; \
+	  apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	fi
+	$(BIN)/python -m pytest -m cluster -rP $(PYTEST_ARGS)
 
 # The third-party handler package of docs/extending.md, tested with Twisted's own runner
 # on its plugin path. trial says PASSED when it finds no test at all, so a run of 0
@@ -89,12 +101,12 @@ load: $(STAMP)
 
 ## reference: regenerate docs/configuration.md from the settings model (a test checks it is current)
 reference: $(STAMP)
-	$(BIN)/python -m twisted_http.serve.settings --markdown > docs/configuration.md
+	$(BIN)/python -m twisted_http.serve.reference > docs/configuration.md
 
 .PHONY: tools
 tools:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do \
-	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	  command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing from Debian's packages"; \

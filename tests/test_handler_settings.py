@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from twisted.application.service import MultiService
 from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 
@@ -89,7 +88,7 @@ def test_handlers_share_the_mount_table_with_static_folders(site: Path) -> None:
     """On one prefix a static file is tried first, then the handler."""
     (site / "static" / "page.txt").write_text("a file")
     settings = parse("--static", "/=static", "--handler", "/=redirect(to=/page.txt)")
-    factory = make_site(settings, Clock(), MultiService())
+    factory = make_site(settings, Clock()).factory
     conn = FakeConnection(factory.router)
     conn.request(b"GET", b"/page.txt")
     conn.request(b"GET", b"/elsewhere")

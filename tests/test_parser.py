@@ -1252,3 +1252,31 @@ def test_mutated_requests_parse_or_raise_protocol_error(
     whole = feed([bytes(data)])
     assert feed(split_at(bytes(data), cuts)).summary() == whole.summary()
     assert feed(bytewise(bytes(data))).summary() == whole.summary()
+
+
+@given(tokens.filter(lambda m: m != b"CONNECT"), st.integers(0, 40))
+def test_a_method_is_taken_up_to_32_bytes_and_501_past_them(method: bytes, extra: int) -> None:
+    """Any token method up to MAX_METHOD parses; past it, 501 (RFC 9110 §9.1), never 414."""
+    method = (method * 40)[: len(method) + extra]
+    outcome = parse(req(method + b" / HTTP/1.1"))
+    if len(method) <= 32:
+        assert outcome.error is None and outcome.heads[0].method == method
+    else:
+        assert outcome.error is not None
+        assert_error(outcome.error, MethodNotImplemented, 501)
+
+
+digits = st.sampled_from(string.digits).map(str.encode)
+
+
+@given(digits, digits)
+def test_any_http_version_is_1_0_1_1_or_505(major: bytes, minor: bytes) -> None:
+    """HTTP/1.x is 1.0 or (x >= 1) 1.1 (RFC 9112 §2.3); any other major version is 505."""
+    version = b"HTTP/" + major + b"." + minor
+    outcome = parse(req(b"GET / " + version, b"Host: a"))
+    if major == b"1":
+        assert outcome.error is None
+        assert outcome.heads[0].version == (b"HTTP/1.0" if minor == b"0" else b"HTTP/1.1")
+    else:
+        assert outcome.error is not None
+        assert_error(outcome.error, VersionNotSupported, 505)

@@ -152,6 +152,8 @@ def test_drain_closes_idle_connections_at_once_and_busy_ones_after_their_respons
     held = Held()
     factory = HTTPFactory(Router([("/", held)]), QUIET, clock=Clock())
     idle, idle_transport = connect(factory)
+    idle.dataReceived(GET)
+    held.pending.pop()[1].send(200, b"first")  # answered and kept alive: idle now
     busy, busy_transport = connect(factory)
     busy.dataReceived(GET)
     done = factory.drain()
@@ -169,6 +171,7 @@ def test_while_draining_new_connections_get_503_and_pipelined_requests_are_not_r
     """A connection made during a drain is turned away; a keep-alive one reads no more."""
     factory = HTTPFactory(Router([("/", Fixed())]), QUIET, clock=Clock())
     channel, transport = connect(factory)
+    channel.dataReceived(GET)  # answered and kept alive: idle now
     factory.drain()
     late = factory.buildProtocol(CLIENT_ADDRESS)
     late_transport = StringTransport()

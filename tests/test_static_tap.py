@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from twisted.internet.testing import MemoryReactor
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 
 from twisted_http import StaticFiles
@@ -26,7 +26,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def built(options: Options) -> dict[bytes, StaticFiles]:
     """The StaticFiles makeService mounts, by prefix."""
-    reactor = MemoryReactor()
+    reactor = MemoryReactorClock()
     service = makeService(options, reactor)
     service.startService()
     try:

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from twisted.internet.testing import MemoryReactor
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 
 from twisted_http import ServerConfig
@@ -194,7 +194,7 @@ def test_command_line_wins_over_the_config_file(site: Path) -> None:
 
 def test_make_service_listens_on_every_endpoint(site: Path) -> None:
     """The service listens with one factory on each endpoint when started."""
-    reactor = MemoryReactor()
+    reactor = MemoryReactorClock()
     options = parse_options("--port", "8080", "--port", "tcp:8081:interface=127.0.0.1")
     service = makeService(options, reactor)
     service.startService()
@@ -228,14 +228,13 @@ def test_plugin_is_lazy_and_found_by_twistd() -> None:
 
 def test_wsgi_mounts_get_their_read_ahead_options() -> None:
     """--wsgi-read-ahead-memory and --wsgi-read-ahead-size reach every WSGIHandler."""
-    from twisted.application.service import MultiService
 
     from twisted_http.serve.tap import make_site
     from twisted_http.wsgi.handler import WSGIHandler
 
     settings = parse("--wsgi", "tests.apps.simple:hello", "--wsgi-read-ahead-memory", "3",
                      "--wsgi-read-ahead-size", "4")
-    factory = make_site(settings, MemoryReactor(), MultiService())
+    factory = make_site(settings, MemoryReactorClock()).factory
     [handler] = factory.router.route(b"/")[1]
     assert isinstance(handler, WSGIHandler)
     assert (handler.read_ahead_memory, handler.read_ahead_size) == (3, 4)

@@ -16,13 +16,13 @@ from typing import Any
 
 import attrs
 import pytest
-from twisted.application.service import MultiService
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.task import Clock
 from twisted.logger import eventAsJSON, eventFromJSON, formatEvent
 from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 
+from twisted_http.serve.lifecycle import Server
 from twisted_http.serve.listeners import (
     REUSE_PORT_BALANCES,
     CannotListen,
@@ -32,7 +32,7 @@ from twisted_http.serve.listeners import (
 )
 from twisted_http.serve.tap import MAX_WORKERS, makeService
 from twisted_http.serve.worker import LogPipe, ParentWatch
-from twisted_http.serve.workers import KILL_AFTER, RESTART_DELAY, WorkerPool
+from twisted_http.serve.workers import KILL_GRACE, RESTART_DELAY, WorkerPool
 
 from .support import free_port, parse, parse_options, recorded_log, wait_until_serving
 
@@ -53,7 +53,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_one_worker_by_default(site: Path) -> None:
     """Without --workers the server is one process, as before: no pool, no addresses."""
     assert parse().workers == 1
-    assert isinstance(makeService(parse_options(), Clock()), MultiService)
+    assert isinstance(makeService(parse_options(), Clock()), Server)
 
 
 def test_workers_keep_the_arguments_and_where_to_run_them(site: Path) -> None:
@@ -86,11 +86,13 @@ def test_workers_from_the_config_file_and_the_command_line_wins(site: Path) -> N
         (["--workers", str(MAX_WORKERS + 1)], "",
          f"--workers must be from 1 to {MAX_WORKERS}, not {MAX_WORKERS + 1}"),
         (["--workers", "2", "--port", "unix:/tmp/minihttp.sock"], "",
-         "--workers can share TCP ports only, not 'unix:/tmp/minihttp.sock'"),
+         "--workers can share TCP ports and systemd sockets only,"
+         " not 'unix:/tmp/minihttp.sock'"),
         (["--config", "config.toml"], "workers = -1\n",
          f"config.toml:1: workers must be from 1 to {MAX_WORKERS}, not -1"),
         (["--config", "config.toml"], "\nworkers = 2\nport = 'unix:/tmp/m.sock'\n",
-         "config.toml:2: workers can share TCP ports only, not 'unix:/tmp/m.sock'"),
+         "config.toml:2: workers can share TCP ports and systemd sockets only,"
+         " not 'unix:/tmp/m.sock'"),
     ],
 )
 def test_workers_mistakes_are_one_line(site: Path, argv: list[str], config: str,
@@ -292,8 +294,8 @@ def test_restart_delays_double_up_to_30_seconds() -> None:
 
 
 def test_stopping_terminates_then_kills_and_never_restarts(pool: Any) -> None:
-    """stopService: SIGTERM to every worker, SIGKILL after KILL_AFTER to those still running;
-    its Deferred fires once all have ended, and none is restarted."""
+    """stopService: SIGTERM to every worker, SIGKILL to those still running KILL_GRACE after
+    the shutdown timeout; its Deferred fires once all have ended, and none is restarted."""
     pool, reactor = pool
     pool.startService()
     first, second = reactor.spawned
@@ -307,10 +309,10 @@ def test_stopping_terminates_then_kills_and_never_restarts(pool: Any) -> None:
     end(first, Failure(ProcessDone(0)))
     assert not done.called
     with recorded_log() as events:
-        reactor.advance(KILL_AFTER)
+        reactor.advance(pool.shutdown_timeout + KILL_GRACE)
     assert first["transport"].signals == ["TERM"]
     assert second["transport"].signals == ["TERM", "KILL"]
-    assert "minihttp worker 1001 still running after 10s" in formatEvent(events[0])
+    assert "minihttp worker 1001 still running 35s after SIGTERM" in formatEvent(events[0])
     end(second)
     assert done.called
     assert reactor.getDelayedCalls() == [] and len(reactor.spawned) == 2

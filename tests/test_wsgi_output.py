@@ -248,14 +248,14 @@ def test_a_finished_response_keeps_its_thread_while_much_is_queued(pool: ThreadP
 
 
 def test_shutting_down_lets_waiting_app_threads_go(pool: ThreadPool) -> None:
-    """Before the reactor stops (and the pool is joined), an app thread waiting for its
-    client is let go, so joining the pool cannot hang."""
+    """As the reactor stops, after the drain and before the pool is joined, an app thread
+    waiting for its client is let go, so joining the pool cannot hang."""
     body = Body([b"q" * 100] * 50)
     reactor, conn = threaded(app_returning(body), pool, output_window=200)
     conn.request(b"GET", b"/")
     reactor.pump_until(lambda: waiting(conn))
     [shut_down] = [f for phase, event, f in reactor.triggers
-                   if (phase, event) == ("before", "shutdown")]
+                   if (phase, event) == ("during", "shutdown")]
     shut_down()
     stopping = threading.Thread(target=pool.stop)
     stopping.start()

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.threads import deferToThread
 
 from twisted_http import ServerConfig
@@ -24,6 +26,7 @@ from twisted_http.wire.parser import MAX_CHUNK_LINE
 from twisted_http.wire.serializer import chunk
 from twisted_http.wsgi.readahead import ContinuedInput
 
+from ._parser_driver import split_at
 from .apps.support import serve
 from .test_parser import BAD_CHUNK_DATA, MALFORMED_SIZE_LINES, MALFORMED_TRAILERS
 
@@ -300,3 +303,26 @@ def _exchange(url: str, request: bytes) -> bytes:
         while data := sock.recv(65536):
             parts.append(data)
     return b"".join(parts)
+
+
+@given(st.binary(max_size=3000), st.lists(st.integers(1, 700), min_size=1, max_size=6),
+       st.lists(st.integers(0, 4000), max_size=8))
+def test_any_chunking_and_any_split_give_the_app_the_same_body(
+    body: bytes, sizes: list[int], cuts: list[int]
+) -> None:
+    """However the body is chunked and the bytes arrive, the app gets it whole, with its length."""
+    pieces, rest = [], body
+    for size in sizes * (len(body) // max(1, sum(sizes)) + 1):
+        if not rest:
+            break
+        pieces.append(chunk(rest[:size]))
+        rest = rest[size:]
+    data = HEAD + b"\r\n" + b"".join(pieces) + b"0\r\n\r\n"
+    app = Recorder()
+    conn = serve(app, validate=False, read_ahead_memory=1000)
+    for piece in split_at(data, cuts):
+        conn.send(piece)
+    [response] = conn.responses()
+    assert response.status == 200
+    assert app.bodies == [body]
+    assert app.calls[0]["CONTENT_LENGTH"] == str(len(body))

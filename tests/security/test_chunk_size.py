@@ -54,8 +54,12 @@ def test_chunk_extension_flood_over_the_line_limit_is_refused() -> None:
 
 def test_chunk_extension_parsing_is_linear() -> None:
     """The worst size lines under the limit (long runs of extensions, a bad byte
-    at the very end so the pattern must fail) parse in well under a millisecond
-    per line: no regex backtracking blow-up."""
+    at the very end so the pattern must fail) are refused without a regex
+    backtracking blow-up.
+
+    Not a speed test: a linear scan of such a line takes microseconds, and a
+    backtracking one takes seconds to centuries, so a bound of a quarter of a
+    second for one line can only trip on the blow-up, never on a loaded machine."""
     config = ServerConfig()
     worst = [
         b"1" + b";a" * ((MAX_CHUNK_LINE - 3) // 2) + b"\x00",
@@ -66,10 +70,9 @@ def test_chunk_extension_parsing_is_linear() -> None:
     for line in worst:
         assert len(line) <= MAX_CHUNK_LINE
         start = time.perf_counter()
-        for _ in range(20):
-            outcome = feed([HEAD + line + b"\r\n"], config)
-            assert isinstance(outcome.error, BadRequest)
-        assert (time.perf_counter() - start) / 20 < 0.005, line[:40]
+        outcome = feed([HEAD + line + b"\r\n"], config)
+        assert isinstance(outcome.error, BadRequest)
+        assert time.perf_counter() - start < 0.25, line[:40]
 
 
 def test_many_small_chunks_with_extensions_are_bounded_by_max_body_size() -> None:

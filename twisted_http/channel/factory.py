@@ -151,7 +151,7 @@ class AccessLog:
     def response_completed(
         self, request: Request | None, response: Response, started: float
     ) -> None:
-        if request is None or not response.finished:
+        if request is None or not response.finished or not response.logged:
             return  # refusals and cut-off responses are logged where they happen
         self._log.info(
             '{client} "{method} {target} {version}" {status} {size}',

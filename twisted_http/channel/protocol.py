@@ -45,6 +45,10 @@ from .response import Response
 from .routing import Mount
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# A connection accepted just before a drain has its first request on the way
+# (clients send it right after connecting): a second covers any round trip but
+# the slowest, and bounds what a client that connects and says nothing costs.
+DRAIN_GRACE = 1.0
 
 
 @implementer(IHalfCloseableProtocol, IConnection)
@@ -74,6 +78,7 @@ class HTTPChannel(RequestReader):
                                   self._switch_protocols)
         self._continue_sent = False
         self._draining = False  # close after the response in flight
+        self._fresh = True  # no request yet: one may be on its way
         self._connection: ConnectionInfo | None = None
 
     @property
@@ -132,7 +137,14 @@ class HTTPChannel(RequestReader):
 
     def drain(self) -> None:
         self._draining = True
-        if not self._closed and self._request is None and self._awaiting_request:
+        if self._closed or self._request is not None or not self._awaiting_request:
+            return
+        if self._fresh:
+            # Just accepted: its first request is on its way (clients send it right
+            # after connecting), and is answered with Connection: close.
+            self._deadline.set(min(DRAIN_GRACE, self._config.first_request_timeout),
+                               self._idle_timed_out)
+        else:
             self._close()  # idle between requests: nothing is lost by closing now
 
     def abort(self) -> None:
@@ -189,6 +201,7 @@ class HTTPChannel(RequestReader):
         self._request.body.data(data)
 
     def _dispatch(self, head: RequestHead) -> None:
+        self._fresh = False
         self._deadline.clear()
         self._started = self._server.clock.seconds()
         path = unquote_to_bytes(head.path) if b"%" in head.path else head.path

@@ -56,6 +56,7 @@ class Response:
         self._method = method
         self._version = version
         self.keep_alive = keep_alive
+        self.logged = True  # an access-log line once finished; health checks say no
         self.status = 0
         self._state = _State.NEW
         self._mode = BodyMode.NONE

@@ -19,9 +19,9 @@ The figures:
 Cheap on the request path. A finished response costs a few dict and list
 operations here (``record``): plain counts, kept per label set. The
 prometheus_client objects are brought up to date from them in one go
-(``flush``) when the page is asked for, and, with ``--workers``, once a second,
-so a scrape that lands on one worker sees the others' figures at most a second
-old. prometheus_client's own per-observation path (a lock and a label lookup
+(``flush``) when the page is asked for, and, with ``--workers``, a second after
+a response, so a scrape that lands on one worker sees the others' figures at
+most a second old. prometheus_client's own per-observation path (a lock and a label lookup
 per call) would cost several times more on every request.
 
 With ``--workers N`` the figures are the whole server's: each worker writes
@@ -44,9 +44,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
-from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
 from zope.interface import implementer
 
 from ..channel.interfaces import IRequestHandler, IResponseObserver
@@ -61,6 +59,7 @@ REFUSALS = (400, 408, 413, 414, 431, 503)
 # From a millisecond (a small static file) to ten seconds (a slow app); Prometheus
 # adds +Inf.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+FLUSH_AFTER = 1.0  # seconds; see Metrics.__init__
 _CLASSES = {cls: f"{cls}xx" for cls in range(1, 6)}
 
 Source = Callable[[], Iterable[tuple[str, float]]]  # (label value or "", value) pairs
@@ -77,13 +76,19 @@ class Metrics:
     ``clock`` gives the time a response ended (the server's clock).
     ``multiprocess`` says the values go to prometheus_client's multiprocess
     folder (``PROMETHEUS_MULTIPROC_DIR`` must be set before prometheus_client
-    is imported, as the worker processes have it).
+    is imported, as the worker processes have it); the default is whether it
+    is set. ``scheduler`` then runs the flushes (the reactor).
     """
 
-    def __init__(self, clock: Callable[[], float], multiprocess: bool | None = None) -> None:
+    def __init__(self, clock: Callable[[], float], multiprocess: bool | None = None,
+                 scheduler: IReactorTime | None = None) -> None:
         self._now = clock
         self.multiprocess = MULTIPROCESS_DIR in os.environ if multiprocess is None else (
             multiprocess)
+        # With several processes, a flush at most FLUSH_AFTER seconds after each
+        # response, so another worker's scrape sees this one's figures.
+        self._scheduler = scheduler if self.multiprocess else None
+        self._flush_due = False
         self.registry = CollectorRegistry()
         registry = self.registry
 
@@ -142,9 +147,18 @@ class Metrics:
             buckets = self._durations[mount] = [0.0] * (len(BUCKETS) + 2)
         buckets[bisect_left(BUCKETS, seconds)] += 1  # the last but one is +Inf
         buckets[-1] += seconds
+        if self._scheduler is not None and not self._flush_due:
+            self._flush_soon()
 
     def refused(self, status: int) -> None:
         self._refused[status] = self._refused.get(status, 0) + 1
+        if self._scheduler is not None and not self._flush_due:
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        assert self._scheduler is not None
+        self._flush_due = True
+        self._scheduler.callLater(FLUSH_AFTER, self.flush)
 
     def response_completed(self, request: Request | None, response: Response,
                            started: float) -> None:
@@ -182,6 +196,7 @@ class Metrics:
 
     def flush(self) -> None:
         """Bring the prometheus_client objects up to date with what was recorded."""
+        self._flush_due = False
         counts, self._counts = self._counts, {}
         for (method, status_class, mount), (responses, size) in counts.items():
             label = mount_label(mount)
@@ -228,27 +243,6 @@ def _observe_many(histogram: Any, buckets: list[float]) -> None:
         if count:
             histogram._buckets[index].inc(count)
     histogram._sum.inc(buckets[-1])
-
-
-class Flushing(Service):
-    """Flushes ``metrics`` every ``interval`` seconds while running, and once when
-    stopped: with ``--workers``, what another worker's scrape sees of this one."""
-
-    def __init__(self, metrics: Metrics, clock: IReactorTime, interval: float = 1.0) -> None:
-        self._loop = LoopingCall(metrics.flush)
-        self._loop.clock = clock
-        self._interval = interval
-        self._metrics = metrics
-
-    def startService(self) -> None:
-        super().startService()
-        self._loop.start(self._interval, now=False)
-
-    def stopService(self) -> None:
-        super().stopService()
-        if self._loop.running:
-            self._loop.stop()
-        self._metrics.flush()
 
 
 _GAUGE_FILE = re.compile(r"gauge_live\w*_(\d+)\.db")

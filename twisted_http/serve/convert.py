@@ -24,7 +24,7 @@ from twisted.python.usage import UsageError
 from .apps import AppError, load_app
 from .configfile import ConfigFile
 from .kinds import Boolean, Given, Kind, Origin, Refused, kind_of
-from .listeners import tcp_address
+from .listeners import listen_spec
 from .settings import (
     DEFAULT_STATIC,
     HandlerMount,
@@ -93,11 +93,12 @@ class _Builder:
             assert isinstance(kind, MountKind)
             static = self.mount("static", kind, Given(DEFAULT_STATIC, origin))
             settings = attrs.evolve(settings, static=(static,))
-        if settings.workers > 1:
+        if settings.pooled:
             for port in settings.port:
-                if tcp_address(port) is None:
-                    origin = self.top("workers")[-1].origin
-                    raise SettingsError(f"{origin} can share TCP ports only, not {port!r}")
+                if listen_spec(port) is None:
+                    given = self.top("workers") or self.top("max_requests") or self.top("reload")
+                    raise SettingsError(f"{given[-1].origin} can share TCP ports and systemd"
+                                        f" sockets only, not {port!r}")
         return settings
 
     # -- fields ----------------------------------------------------------------------------

@@ -30,7 +30,18 @@ inherited file descriptor, rather than each worker binding its own:
   worker that died wait for its replacement instead of being reset, and the
   port stays bound to minihttp while a worker is down;
 - ``tcp:0`` works: the first socket gets a port from the kernel, the rest bind
-  to the same one.
+  to the same one;
+- the same socket serves the next generation of workers (SIGHUP, recycling):
+  the new worker accepts from it before the old one stops, so no connection
+  waiting in its queue is ever reset.
+
+A socket systemd passes (``--port systemd:domain=INET:index=0``, socket
+activation) is opened by systemd instead, and every worker shares it.
+``SystemdEndpoint`` finds it as Twisted's ``systemd:`` endpoint does, but
+also when ``LISTEN_FDNAMES`` is unset (``systemd-socket-activate`` without
+``--fdname`` sets none, and Twisted then sees no socket at all), and only when
+it listens, so that workers, which get the socket from the parent, can parse
+the same ``--port``.
 
 Without workers, ``Listening`` listens on one endpoint. In both ways a port
 that cannot be bound (taken, not allowed) stops twistd with one line,
@@ -40,19 +51,25 @@ in the log, and exit status 1 (``CannotListen``), before anything runs.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from typing import Any
 
 import attrs
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.endpoints import (
+    AdoptedStreamServerEndpoint,
+    TCP4ServerEndpoint,
+    TCP6ServerEndpoint,
+    serverFromString,
+)
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort
-from twisted.internet.protocol import Factory
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 log = Logger()
 
@@ -72,6 +89,112 @@ class TCPAddress:
     description: str = attrs.field(default="", eq=False)  # the endpoint string, for messages
 
 
+@attrs.frozen
+class SystemdSocket:
+    """A listening socket systemd passed: its family and its index or name."""
+
+    family: socket.AddressFamily
+    index: int | None
+    name: str | None
+    description: str = attrs.field(default="", eq=False)  # the endpoint string, for messages
+
+    def fileno(self) -> int:
+        """The descriptor of this socket; ValueError if systemd passed no such socket.
+
+        Twisted reads (and removes) ``LISTEN_FDS`` and ``LISTEN_PID`` when
+        its endpoints module is imported, long before this runs, so its
+        reading is used where it has one. It has none when ``LISTEN_FDNAMES``
+        is unset; then the descriptor ``3 + index`` is taken if it is a
+        listening socket of the right family, which is what systemd passes.
+        """
+        from twisted.internet.endpoints import _SystemdParser
+
+        passed = _SystemdParser._sddaemon
+        if self.name is not None:
+            named = passed.inheritedNamedDescriptors()
+            if self.name not in named:
+                raise ValueError(f"systemd passed no socket named {self.name!r}")
+            return int(named[self.name])
+        assert self.index is not None
+        descriptors = passed.inheritedDescriptors()
+        if descriptors:
+            if self.index >= len(descriptors):
+                raise ValueError(f"systemd passed {len(descriptors)} sockets;"
+                                 f" there is no index {self.index}")
+            return int(descriptors[self.index])
+        fd = SD_LISTEN_FDS_START + self.index
+        if not _listening(fd, self.family):
+            raise ValueError(f"systemd passed no socket at index {self.index}")
+        return fd
+
+
+def _listening(fd: int, family: socket.AddressFamily) -> bool:
+    """Whether ``fd`` is a listening stream socket of ``family``."""
+    try:
+        probe = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return False
+    with probe:
+        try:
+            accepting = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except OSError:
+            return False
+        return bool(accepting) and probe.family == family and probe.type == socket.SOCK_STREAM
+
+
+ListenSpec = TCPAddress | SystemdSocket
+SD_LISTEN_FDS_START = 3  # sd_listen_fds(3): systemd's first passed descriptor
+
+
+def systemd_socket(description: str) -> SystemdSocket | None:
+    """``systemd:domain=INET:index=0`` (or ``name=NAME``) as a SystemdSocket; None for
+    other endpoint strings; ValueError for a systemd one that is malformed."""
+    kind, _, rest = description.partition(":")
+    if kind != "systemd":
+        return None
+    fields = dict(part.partition("=")[::2] for part in rest.split(":") if part)
+    family = getattr(socket, "AF_" + fields.pop("domain", ""), None)
+    if not isinstance(family, socket.AddressFamily):
+        raise ValueError("systemd: needs domain=INET, INET6 or UNIX")
+    index, name = fields.pop("index", None), fields.pop("name", None)
+    if fields or (index is None) == (name is None) or (index is not None and
+                                                       not index.isdigit()):
+        raise ValueError("systemd: takes domain= and exactly one of index=N or name=NAME")
+    return SystemdSocket(family, int(index) if index is not None else None, name, description)
+
+
+@implementer(IStreamServerEndpoint)
+class SystemdEndpoint:
+    """Listens on the socket systemd passed; see the module docstring."""
+
+    def __init__(self, reactor: Any, spec: SystemdSocket) -> None:
+        self._reactor = reactor
+        self._spec = spec
+
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        try:
+            fd = self._spec.fileno()
+        except ValueError as error:
+            return fail(error)
+        adopted = AdoptedStreamServerEndpoint(self._reactor, fd, self._spec.family)
+        listening: Deferred[IListeningPort] = adopted.listen(factory)
+        return listening
+
+
+def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
+    """The endpoint for a ``--port`` string: Twisted's, but ours for ``systemd:``."""
+    spec = systemd_socket(description)
+    if spec is not None:
+        return SystemdEndpoint(reactor, spec)
+    endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
+    return endpoint
+
+
+def listen_spec(description: str) -> ListenSpec | None:
+    """What workers can share for an endpoint string: a TCP address or a systemd socket."""
+    return systemd_socket(description) or tcp_address(description)
+
+
 def tcp_address(description: str) -> TCPAddress | None:
     """The address a ``tcp:`` or ``tcp6:`` endpoint string listens on; None for any other."""
     from twisted.internet import reactor
@@ -87,18 +210,26 @@ def tcp_address(description: str) -> TCPAddress | None:
 
 
 def open_listeners(
-    addresses: list[TCPAddress], workers: int, reuse_port: bool = REUSE_PORT_BALANCES
+    addresses: list[ListenSpec], workers: int, reuse_port: bool = REUSE_PORT_BALANCES
 ) -> list[list[socket.socket]]:
     """For each worker, one listening socket per address, in the order of ``addresses``.
 
     With ``reuse_port`` every worker's sockets are its own, bound with
-    SO_REUSEPORT; without it every worker gets the same socket objects. On a
-    failure every socket opened so far is closed before the error is raised.
+    SO_REUSEPORT; without it every worker gets the same socket objects, as
+    they do for a socket systemd passed. On a failure every socket opened so
+    far is closed before the error is raised.
     """
     opened: list[socket.socket] = []
     slots: list[list[socket.socket]] = [[] for _ in range(workers)]
     try:
         for address in addresses:
+            if isinstance(address, SystemdSocket):
+                inherited = socket.socket(fileno=os.dup(address.fileno()))
+                inherited.setblocking(False)
+                opened.append(inherited)
+                for slot in slots:
+                    slot.append(inherited)
+                continue
             port = address.port
             listener: socket.socket | None = None
             for slot in slots:
@@ -110,7 +241,9 @@ def open_listeners(
     except BaseException as error:
         for listener in opened:
             listener.close()
-        if isinstance(error, OSError):
+        if isinstance(address, SystemdSocket) and isinstance(error, ValueError):
+            raise CannotListen(address.description, str(error)) from None
+        if isinstance(error, OSError) and isinstance(address, TCPAddress):
             where = address.description or f"{address.host}:{address.port}"
             raise CannotListen(where, error.strerror or str(error)) from None
         raise
@@ -134,7 +267,7 @@ def _listen(address: TCPAddress, port: int, reuse_port: bool) -> socket.socket:
     return listener
 
 
-def adopt_port(reactor: Any, fd: int, factory: Factory) -> IListeningPort:
+def adopt_port(reactor: Any, fd: int, factory: IProtocolFactory) -> IListeningPort:
     """Listen with ``factory`` on the inherited listening socket ``fd``, then close ``fd``.
 
     The reactor works on its own duplicate of the descriptor.
@@ -188,7 +321,7 @@ class Listening(Service):
     root; if it cannot be, ``CannotListen`` stops start-up there.
     """
 
-    def __init__(self, reactor: Any, description: str, factory: Factory) -> None:
+    def __init__(self, reactor: Any, description: str, factory: IProtocolFactory) -> None:
         self.description = description
         self._reactor = reactor
         self._factory = factory
@@ -196,7 +329,7 @@ class Listening(Service):
 
     def privilegedStartService(self) -> None:  # noqa: N802 - IService
         super().privilegedStartService()
-        endpoint = serverFromString(self._reactor, self.description)
+        endpoint = server_endpoint(self._reactor, self.description)
         self._listening = endpoint.listen(self._factory)
         failures: list[Failure] = []
         self._listening.addErrback(failures.append)  # synchronous for tcp, unix and ssl

@@ -7,6 +7,8 @@ differs from what this makes.
 
 from __future__ import annotations
 
+import sys
+
 import attrs
 
 from .settings import Entry, HandlerMount, StaticMount, WSGIMount, entries
@@ -150,3 +152,8 @@ def _usage(entry: Entry) -> str:
         "SECONDS" if entry.kind.allowed == "a number" else
         "N" if entry.kind.allowed == "a whole number" else "TEXT")
     return f"{entry.option} {metavar}"
+
+
+if __name__ == "__main__":
+    # ``python -m twisted_http.serve.reference > docs/configuration.md`` (make reference)
+    sys.stdout.write(markdown())

@@ -7,7 +7,7 @@ worker count, the Python path and three sections: ``limits`` (the
 line (``options``) and the config file (``configfile``) both produce it
 through one conversion (``convert.build_settings``); nothing else reads raw
 options. ``--help`` and docs/configuration.md are generated from the fields'
-metadata (``reference``; ``python -m twisted_http.serve.settings --markdown``).
+metadata (``reference``; ``python -m twisted_http.serve.reference``).
 
 Names. A field ``max_body_size`` is the option ``--max-body-size`` and the
 config key ``max_body_size`` (or ``max-body-size``). A section's fields take
@@ -55,14 +55,13 @@ and ``tap.make_site`` turning it into a handler.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
 from ..edge.proxies import TrustedProxies
-from ..wire.limits import ServerConfig, setting
+from ..wire.limits import ServerConfig, at_least, positive, setting
 from .kinds import PATH, Kind, ListOf, Origin, Refused, kind_of
 from .mounts import (
     HandlerMount,
@@ -96,6 +95,22 @@ def between(low: int, high: int) -> Any:
 def folders(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     for path in value:
         folder(instance, attribute, path)
+
+
+def health_path(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value and not value.startswith("/"):
+        raise ValueError(f"health must be a path starting with '/', not {value!r}")
+
+
+def reload_needs_watchfiles(instance: Any, attribute: attrs.Attribute[Any], value: bool) -> None:
+    if value:
+        try:
+            import watchfiles  # noqa: F401
+        except ImportError:
+            raise ValueError(RELOAD_NEEDS) from None
+
+
+RELOAD_NEEDS = "reload needs the watchfiles package: pip install 'minihttp[reload]'"
 
 
 def trusted_proxies(instance: Any, attribute: attrs.Attribute[Any],
@@ -132,10 +147,11 @@ class Port(Kind):
         if port.isdigit() and int(port) > 65535:
             raise Refused(f"{origin} takes port numbers up to 65535, not {origin.show(given)}")
         from twisted.internet import reactor
-        from twisted.internet.endpoints import serverFromString
+
+        from .listeners import server_endpoint
 
         try:
-            serverFromString(reactor, description)
+            server_endpoint(reactor, description)
         except (ValueError, KeyError, TypeError, OSError) as error:
             raise Refused(f"{origin} takes {self.allowed}, not {origin.show(given)}"
                           f" ({error})") from None
@@ -181,6 +197,31 @@ class Settings:
         help=f"Processes serving the TCP ports, 1 to {MAX_WORKERS}; one per core uses them"
              " all.",
         why="One process is simplest to run and to debug.")
+    shutdown_timeout: float = setting(
+        30.0, validator=positive, metavar="SECONDS",
+        help="Seconds a stopping server (SIGTERM, SIGINT, or an old worker after SIGHUP) waits"
+             " for the requests it has received; what still runs then is cut and counted.",
+        why="Kubernetes waits 30 s before SIGKILL: a request slower than that is better cut"
+            " by the server, which logs it, than with the whole process.")
+    max_requests: int = setting(
+        0, validator=at_least(0), metavar="N",
+        help="Replace a worker once it has served N requests (a new one starts, then the old"
+             " one drains); 0 never. Serving runs in worker processes when it is set.",
+        why="Off: only an app that leaks memory needs it.")
+    max_requests_jitter: int = setting(
+        0, validator=at_least(0), metavar="N",
+        help="Add a random 0 to N to --max-requests, per worker.",
+        why="Workers started together would otherwise all be replaced together.")
+    health: str = setting(
+        "", validator=health_path, metavar="PATH",
+        help="Answer PATH with 200 while serving and 503 from the moment a drain starts;"
+             " never access-logged, never passed to an app.",
+        why="Off: a path of the site is the site's.")
+    reload: bool = setting(
+        False, validator=reload_needs_watchfiles,
+        help="Replace the workers when a Python file of the apps or the config file changes"
+             " (development; needs the watchfiles package: pip install 'minihttp[reload]').",
+        why="Watching files costs a thread and surprises in production.")
     trusted_proxy: tuple[str, ...] = setting(
         (), validator=trusted_proxies, metavar="CIDR",
         help="A proxy whose Forwarded and X-Forwarded-* headers say who the client is: a"
@@ -198,6 +239,11 @@ class Settings:
         StaticOptions, "static_", "Static files: the defaults of every static mount")
     wsgi_options: WSGIOptions = section(
         WSGIOptions, "wsgi_", "WSGI apps: the defaults of every WSGI mount")
+
+    @property
+    def pooled(self) -> bool:
+        """Whether worker processes serve (the parent only watches them)."""
+        return self.workers > 1 or self.max_requests > 0 or self.reload
 
     def mounts(self) -> list[StaticMount | WSGIMount | HandlerMount]:
         """Every mount in the order the router tries them on one prefix: statics first,
@@ -263,17 +309,5 @@ def table_keys(mount: type) -> dict[str, attrs.Attribute[Any]]:
     return keys
 
 
-def main(argv: list[str]) -> None:
-    """``python -m twisted_http.serve.settings --markdown``: print the reference."""
-    from .reference import markdown
-
-    if argv != ["--markdown"]:
-        raise SystemExit("usage: python -m twisted_http.serve.settings --markdown")
-    sys.stdout.write(markdown())
-
-
 __all__ = ["HandlerMount", "MountKind", "Settings", "StaticMount", "StaticOptions", "WSGIMount",
            "WSGIOptions", "entries", "table_keys"]
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

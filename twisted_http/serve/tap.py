@@ -2,28 +2,36 @@
 
 The command line is ``options.Options``, generated from the settings model
 (``settings``); this module only turns the parsed ``Settings`` into services:
-one listening port per ``--port``, or with ``--workers`` N > 1 a pool of N
-processes (``workers``), each of which builds the same site from the same
-arguments (``make_site``).
+one serving process (``serve``: a ``lifecycle.Server`` on every ``--port``),
+or, with ``--workers`` N > 1, ``--max-requests`` or ``--reload``, a pool of
+worker processes (``workers``), each of which builds the same site from the
+same arguments (``make_site``). SIGTERM and SIGINT drain either way; SIGHUP
+replaces the pool's workers.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from twisted.application.service import IService, MultiService, Service
+import attrs
+from twisted.application.service import IService, MultiService
 from twisted.internet.protocol import Factory
 from twisted.python.threadpool import ThreadPool
 
 from ..channel.factory import HTTPFactory
 from ..channel.interfaces import IRequestHandler
 from ..channel.routing import Router, normalize_prefix
+from ..edge.health import HealthCheck
 from ..edge.proxies import Forwarding, TrustedProxies
 from ..edge.proxyprotocol import ProxyHeaderFactory, proxied
 from ..static.handler import StaticFiles
-from .listeners import Listening, tcp_address
+from .lifecycle import RequestCounter, Server, stop_on_signals
+from .listeners import Listening, listen_spec
 from .options import Options
 from .settings import MAX_WORKERS, HandlerMount, Settings, StaticMount
 
@@ -31,41 +39,59 @@ if TYPE_CHECKING:
     from ..edge.metrics import Metrics
     from ..wsgi.handler import WSGIHandler
 
-__all__ = ["MAX_WORKERS", "Options", "makeService", "make_site"]
+__all__ = ["MAX_WORKERS", "Options", "makeService", "make_site", "serve"]
 
 
-class _ThreadPoolService(Service):
-    """Starts the WSGI thread pool with the server and stops it (joining threads) after."""
+class _DaemonThread(threading.Thread):
+    """A WSGI thread: a drain cut short does not wait for an app stuck in one."""
 
-    def __init__(self, pool: ThreadPool) -> None:
-        self.pool = pool
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, daemon=True, **kwargs)
 
-    def startService(self) -> None:
-        super().startService()
-        self.pool.start()
 
-    def stopService(self) -> None:
-        super().stopService()
-        self.pool.stop()
+@attrs.frozen
+class Site:
+    """What one serving process builds from the settings: the factory, and its WSGI
+    thread pool and health check if there are any."""
+
+    factory: HTTPFactory
+    counter: RequestCounter
+    threads: ThreadPool | None
+    health: HealthCheck | None
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N802
-    """The service ``twistd minihttp`` runs: one listening port per endpoint, or with
-    ``--workers`` N > 1 a pool of N processes that each run one."""
+    """The service ``twistd minihttp`` runs; see the module docstring."""
     if reactor is None:
         from twisted.internet import reactor
+    from twisted.internet import reactor as running
+
     settings = options.settings
-    if settings.workers > 1:
+    if settings.pooled:
         from .workers import WorkerPool
 
-        addresses = [tcp_address(port) for port in settings.port]
-        return WorkerPool(options.argv, options.cwd, [a for a in addresses if a is not None],
-                          settings.workers, reactor, env=_metrics_folder(settings, reactor))
-    service = MultiService()
-    factory = make_site(settings, reactor, service)
-    for description in settings.port:
-        Listening(reactor, *listen_with(description, factory, reactor)).setServiceParent(service)
-    return service
+        addresses = [listen_spec(port) for port in settings.port]
+        pool = WorkerPool(options.argv, options.cwd, [a for a in addresses if a is not None],
+                          settings.workers, reactor, shutdown_timeout=settings.shutdown_timeout,
+                          check=lambda argv: Options().parse(argv),
+                          env=_metrics_folder(settings, reactor))
+        if reactor is running:  # twistd's, not a test's fake one
+            reactor.callWhenRunning(_pool_signals, reactor, pool)
+        if not settings.reload:
+            return pool
+        from .reload import ReloadWatcher, watched_paths
+
+        service = MultiService()
+        pool.setServiceParent(service)
+        modules = [mount.module for mount in settings.wsgi]
+        ReloadWatcher(watched_paths(modules, options.config_file), pool.restart,
+                      reactor).setServiceParent(service)
+        return service
+    server = serve(settings, reactor, lambda factory: [
+        Listening(reactor, *listen_with(port, factory, reactor)) for port in settings.port])
+    if reactor is running:
+        reactor.callWhenRunning(stop_on_signals, reactor, server.cut)
+    return server
 
 
 def listen_with(description: str, factory: HTTPFactory, reactor: Any) -> tuple[str, Factory[Any]]:
@@ -77,12 +103,33 @@ def listen_with(description: str, factory: HTTPFactory, reactor: Any) -> tuple[s
     return inner, ProxyHeaderFactory(factory, factory.config.first_request_timeout, reactor)
 
 
-def make_site(settings: Settings, reactor: Any, service: MultiService) -> HTTPFactory:
-    """The factory serving ``settings``' mounts; a WSGI thread pool, if any, runs under
-    ``service``."""
+def _pool_signals(reactor: Any, pool: Any) -> None:
+    """SIGTERM and SIGINT drain the workers; SIGHUP replaces them."""
+    stop_on_signals(reactor, pool.cut)
+    signal.signal(signal.SIGHUP, lambda number, frame: reactor.callFromThread(pool.restart))
+
+
+def serve(settings: Settings, reactor: Any,
+          ports: Callable[[HTTPFactory], list[IService]], **events: Any) -> Server:
+    """The service of one serving process: the site of ``settings`` on the ``ports`` made
+    for its factory. ``events`` are Server's ``on_ready`` and ``on_drain``, if not
+    systemd's."""
+    site = make_site(settings, reactor)
+    return Server(site.factory, ports(site.factory), reactor, counter=site.counter,
+                  threads=site.threads, health=site.health,
+                  shutdown_timeout=settings.shutdown_timeout, **events)
+
+
+def make_site(settings: Settings, reactor: Any) -> Site:
+    """The factory serving ``settings``' mounts, with its WSGI thread pool (not started)."""
     config = settings.limits
     mounts: list[tuple[str, IRequestHandler]] = []
     pool = None
+    health = None
+    if settings.health:
+        # Its own prefix: the longest prefix wins, so it is tried before any app.
+        health = HealthCheck(settings.health.rstrip("/").encode("utf-8"))
+        mounts.append((settings.health, health))
     for mount in settings.mounts():
         if isinstance(mount, StaticMount):
             mounts.append((mount.prefix, StaticFiles(mount.path,
@@ -93,7 +140,7 @@ def make_site(settings: Settings, reactor: Any, service: MultiService) -> HTTPFa
             continue
         if pool is None:
             pool = ThreadPool(minthreads=0, maxthreads=config.threads, name="minihttp-wsgi")
-            _ThreadPoolService(pool).setServiceParent(service)
+            pool.threadFactory = _DaemonThread
         from ..wsgi.handler import WSGIHandler
 
         mounts.append((mount.prefix, WSGIHandler(
@@ -104,19 +151,20 @@ def make_site(settings: Settings, reactor: Any, service: MultiService) -> HTTPFa
             read_ahead_memory=mount.options.read_ahead_memory,
             read_ahead_size=mount.options.read_ahead_size,
         )))
-    metrics = _metrics(settings, reactor, service, mounts)
+    metrics = _metrics(settings, reactor, mounts)
+    counter = RequestCounter()
     trusted = TrustedProxies.parse(settings.trusted_proxy)
     factory = HTTPFactory(Router(mounts), config, clock=reactor,
-                          observers=() if metrics is None else (metrics,),
+                          observers=(counter,) if metrics is None else (counter, metrics),
                           forwarded=Forwarding(trusted) if trusted else None)
     if metrics is not None:
         metrics.gauge_source("connections", lambda: factory.open_connections)
         metrics.gauge_source("in_flight", factory.requests_in_flight)
         metrics.refusal_source(503, lambda: factory.turned_away)
-    return factory
+    return Site(factory, counter, pool, health)
 
 
-def _metrics(settings: Settings, reactor: Any, service: MultiService,
+def _metrics(settings: Settings, reactor: Any,
              mounts: list[tuple[str, IRequestHandler]]) -> Metrics | None:
     """With ``--metrics``: the figures of this process, their page mounted, and what
     the static and WSGI mounts count read at each scrape."""
@@ -124,21 +172,19 @@ def _metrics(settings: Settings, reactor: Any, service: MultiService,
         return None
     from prometheus_client import disable_created_metrics
 
-    from ..edge.metrics import Flushing, Metrics, MetricsPage
+    from ..edge.metrics import Metrics, MetricsPage
     from ..wsgi.handler import WSGIHandler
 
     # The *_created series (when each counter was made) double the page for a
     # figure no dashboard uses; the server owns its process, so off for all.
     disable_created_metrics()
-    metrics = Metrics(reactor.seconds)
+    metrics = Metrics(reactor.seconds, scheduler=reactor)
     for prefix, handler in mounts:
         if isinstance(handler, StaticFiles):
             metrics.cache_source(normalize_prefix(prefix), handler.cache)
         elif isinstance(handler, WSGIHandler):
             _watch_wsgi(metrics, handler)
     mounts.insert(0, (settings.metrics, MetricsPage(metrics)))
-    if metrics.multiprocess:
-        Flushing(metrics, reactor).setServiceParent(service)
     return metrics
 
 
@@ -149,8 +195,8 @@ def _watch_wsgi(metrics: Metrics, handler: WSGIHandler) -> None:
 
 
 def _metrics_folder(settings: Settings, reactor: Any) -> dict[str, str]:
-    """With ``--metrics`` and ``--workers``: a folder for this run where the workers keep
-    their figures (prometheus_client's multiprocess mode), removed at shutdown."""
+    """With ``--metrics`` and worker processes: a folder for this run where the workers
+    keep their figures (prometheus_client's multiprocess mode), removed at shutdown."""
     if not settings.metrics:
         return {}
     from ..edge.metrics import MULTIPROCESS_DIR

@@ -1,8 +1,8 @@
 """One ``--workers`` process: the same server as ``twistd minihttp``, on inherited sockets.
 
-The parent (``_workers.WorkerPool``) runs this module as::
+The parent (``workers.WorkerPool``) runs this module as::
 
-    python -m twisted_http._worker FD[,FD...] -- MINIHTTP-ARGUMENTS...
+    python -m twisted_http.serve.worker FD[,FD...] -- MINIHTTP-ARGUMENTS...
 
 It parses the same arguments the parent was given, builds the same site (with
 its own WSGI thread pool), and listens on the sockets passed as FD (one per
@@ -12,37 +12,54 @@ starts. The records are written once per turn of the reactor rather than one
 write per event: with the access log on, that is one write for all the
 requests a turn finished.
 
-A worker stops when the parent sends SIGTERM, or by itself when its stdin, a
-pipe from the parent, reaches end of file: that happens however the parent
-ends, SIGKILL included, so a worker is never left running without one. SIGINT
-is ignored: Ctrl-C in a terminal reaches every process of the group, and the
-parent, not each worker, decides how they stop.
+It tells the parent two things through log events with a ``minihttp_worker``
+key: ``ready`` once it listens (the parent waits for that before it stops the
+worker this one replaces), and ``recycle`` once it has served
+``--max-requests`` (plus a random 0 to ``--max-requests-jitter``), asking to be
+replaced. It keeps serving until the parent stops it.
+
+A worker drains when the parent sends SIGTERM (``lifecycle.Server``; a second
+SIGTERM cuts the drain short), or by itself when its stdin, a pipe from the
+parent, reaches end of file: that happens however the parent ends, SIGKILL
+included, so a worker is never left running without one. SIGINT is ignored:
+Ctrl-C in a terminal reaches every process of the group, and the parent, not
+each worker, decides how they stop.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sys
 from collections.abc import Callable
 from typing import IO, Any
 
-from twisted.application.service import IService, MultiService, Service
+from twisted.application.service import Service
 from twisted.internet.error import ReactorNotRunning
-from twisted.internet.interfaces import IListeningPort, IReadDescriptor
-from twisted.logger import ILogObserver, LogEvent, eventAsJSON, globalLogBeginner
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReadDescriptor
+from twisted.internet.task import LoopingCall
+from twisted.logger import ILogObserver, LogEvent, Logger, eventAsJSON, globalLogBeginner
 from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 from zope.interface import implementer
 
-from ..channel.factory import HTTPFactory
+from .lifecycle import Server, stop_on_signals
 from .listeners import adopt_port
+
+log = Logger()
+
+# What a worker tells its parent, as the ``minihttp_worker`` key of a log event.
+READY = "ready"  # listening: the parent may now stop the worker this one replaces
+RECYCLE = "recycle"  # served --max-requests: the parent starts a replacement, then drains it
+# How often a worker with --max-requests looks at its count, in seconds.
+RECYCLE_CHECK = 0.5
 
 
 class AdoptedPort(Service):
     """Listens on an inherited socket while running; stops listening when stopped."""
 
-    def __init__(self, reactor: Any, fd: int, factory: HTTPFactory) -> None:
+    def __init__(self, reactor: Any, fd: int, factory: IProtocolFactory) -> None:
         self._reactor = reactor
         self._fd = fd
         self._factory = factory
@@ -138,17 +155,42 @@ class LogPipe:
             pass
 
 
-def worker_service(argv: list[str], fds: list[int], reactor: Any) -> IService:
-    """The service one worker runs: minihttp's site for ``argv``, listening on ``fds``."""
+def worker_service(argv: list[str], fds: list[int], reactor: Any) -> Server:
+    """The service one worker runs: minihttp's site for ``argv``, listening on ``fds``.
+
+    Listening, it tells the parent it is ready; with ``--max-requests`` it asks
+    the parent to replace it once it has served that many (plus its jitter).
+    """
     from .options import Options
-    from .tap import make_site
+    from .tap import serve
 
     settings = Options().parse(argv)
-    service = MultiService()
-    factory = make_site(settings, reactor, service)
-    for fd in fds:
-        AdoptedPort(reactor, fd, factory).setServiceParent(service)
-    return service
+    server = serve(
+        settings, reactor, lambda factory: [AdoptedPort(reactor, fd, factory) for fd in fds],
+        on_ready=lambda: log.info("minihttp worker listening", minihttp_worker=READY),
+        on_drain=lambda: None,  # the parent speaks to systemd
+    )
+    limit = settings.max_requests
+    if limit:
+        limit += random.randint(0, settings.max_requests_jitter)
+        watch = LoopingCall(_recycle_when_served(server, limit))
+        watch.clock = reactor
+        reactor.callWhenRunning(watch.start, RECYCLE_CHECK, now=False)
+    return server
+
+
+def _recycle_when_served(server: Server, limit: int) -> Callable[[], None]:
+    """A check asking the parent, once, for a replacement after ``limit`` requests."""
+    asked = False
+
+    def check() -> None:
+        nonlocal asked
+        if not asked and server.served >= limit:
+            asked = True
+            log.info("minihttp worker served {count} requests; asking to be replaced",
+                     count=server.served, minihttp_worker=RECYCLE)
+
+    return check
 
 
 def main(args: list[str]) -> None:
@@ -156,7 +198,7 @@ def main(args: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     fds_text, separator, *argv = args
     if separator != "--":
-        raise SystemExit("usage: python -m twisted_http._worker FD[,FD...] -- ARGUMENTS...")
+        raise SystemExit("usage: python -m twisted_http.serve.worker FD[,FD...] -- ARGUMENTS...")
     fds = [int(fd) for fd in fds_text.split(",")]
     from twisted.internet import reactor as installed
 
@@ -169,6 +211,9 @@ def main(args: list[str]) -> None:
         except UsageError as error:
             raise SystemExit(f"minihttp worker: {error}") from None
         ParentWatch(reactor, sys.stdin.fileno(), lambda: _stop(reactor)).start()
+        # Before listening: from then on SIGTERM must drain, not end the process.
+        reactor.callWhenRunning(stop_on_signals, reactor, service.cut, (signal.SIGTERM,))
+        reactor.callWhenRunning(service.privilegedStartService)
         reactor.callWhenRunning(service.startService)
         reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
         reactor.run()

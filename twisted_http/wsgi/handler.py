@@ -113,7 +113,9 @@ class WSGIHandler:
         self.running: set[_Exchange] = set()  # on app threads now
         add_trigger = getattr(reactor, "addSystemEventTrigger", None)
         if add_trigger is not None:
-            add_trigger("before", "shutdown", self._shut_down)
+            # "during": after the server's drain (a "before" trigger), in which
+            # every request already received still runs to its end.
+            add_trigger("during", "shutdown", self._shut_down)
 
     def handle(self, request: Request, response: Response) -> bool:
         length = request.body.length

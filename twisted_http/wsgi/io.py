@@ -39,8 +39,28 @@ class WouldDeadlock(RuntimeError):
     """
 
 
+class InputLines:
+    """``readlines`` and iteration of an input stream, made of its ``readline``."""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        raise NotImplementedError
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines = []
+        total = 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+
 @implementer(IBodyReceiver)
-class WSGIInput:
+class WSGIInput(InputLines):
     """``wsgi.input``: the request body as it arrives, read from an app thread."""
 
     def __init__(
@@ -143,19 +163,6 @@ class WSGIInput:
             if data.endswith(b"\n"):
                 break
         return b"".join(parts)
-
-    def readlines(self, hint: int | None = -1) -> list[bytes]:
-        lines = []
-        total = 0
-        for line in self:
-            lines.append(line)
-            total += len(line)
-            if hint is not None and 0 < hint <= total:
-                break
-        return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.readline, b"")
 
     def _take(self, size: int, line: bool = False) -> bytes:
         """Up to ``size`` bytes, waiting for at least one; b"" at the end of the body."""

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Protocol
 
 from zope.interface import implementer
 
 from ..channel.body import IBodyReceiver, RequestBody
+from .io import InputLines
 
 
 class _Stream(Protocol):
@@ -125,7 +126,7 @@ class ReadAhead:
             done(self)
 
 
-class ContinuedInput:
+class ContinuedInput(InputLines):
     """``wsgi.input`` for a body longer than the read-ahead: what was read, then the rest live."""
 
     def __init__(self, first: IO[bytes], rest: _Stream) -> None:
@@ -146,16 +147,3 @@ class ContinuedInput:
         if line.endswith(b"\n") or 0 <= limit == len(line):
             return line
         return line + self._rest.readline(limit - len(line) if limit >= 0 else -1)
-
-    def readlines(self, hint: int | None = -1) -> list[bytes]:
-        lines = []
-        total = 0
-        for line in self:
-            lines.append(line)
-            total += len(line)
-            if hint is not None and 0 < hint <= total:
-                break
-        return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.readline, b"")

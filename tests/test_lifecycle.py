@@ -1,0 +1,206 @@
+"""The graceful drain on fakes: the channel's part, the Server's, the health check, sd_notify."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.application.service import Service
+from twisted.internet.defer import succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.logger import formatEvent
+
+from twisted_http import HTTPFactory, Router
+from twisted_http.channel.protocol import DRAIN_GRACE
+from twisted_http.edge.health import HealthCheck
+from twisted_http.serve.lifecycle import RequestCounter, Server, notify
+from twisted_http.testing import CLIENT_ADDRESS, SERVER_ADDRESS, FakeConnection
+
+from .handlers import Fixed, Held
+from .support import recorded_log
+
+GET = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
+
+
+def connect(factory: HTTPFactory) -> tuple[Any, StringTransport]:
+    channel = factory.buildProtocol(CLIENT_ADDRESS)
+    transport = StringTransport(hostAddress=SERVER_ADDRESS, peerAddress=CLIENT_ADDRESS)
+    channel.makeConnection(transport)
+    return channel, transport
+
+
+# -- the channel's part (the rest is in test_server_seams.py) --------------------------------
+
+
+def test_a_connection_just_accepted_gets_a_moment_for_its_first_request() -> None:
+    """A client that has just connected is sending its first request: it is answered, with
+    Connection: close; one that sends nothing is closed after the grace. (Closed at once,
+    a SIGHUP under load failed a request of a client that had just connected.)"""
+    clock = Clock()
+    factory = HTTPFactory(Router([(b"/", Fixed())]), clock=clock)
+    talking, talking_transport = connect(factory)
+    silent, silent_transport = connect(factory)
+    factory.drain()
+    assert not talking_transport.disconnecting and not silent_transport.disconnecting
+    talking.dataReceived(GET)
+    assert b"Connection: close" in talking_transport.value() and talking_transport.disconnecting
+    clock.advance(DRAIN_GRACE - 0.01)
+    assert not silent_transport.disconnecting
+    clock.advance(0.01)
+    assert silent_transport.disconnecting and silent_transport.value() == b""
+
+
+def test_a_request_arriving_on_a_draining_server_is_answered_with_close() -> None:
+    """A head that was on its way when the drain began is answered, then the connection
+    closes."""
+    conn = FakeConnection(Fixed())
+    conn.send(b"GET / HTTP/1.1\r\n")
+    conn.factory.drain()
+    assert not conn.closed
+    conn.send(b"Host: a\r\n\r\n")
+    [response] = conn.responses()
+    assert response.header(b"connection") == b"close" and conn.closed
+
+
+# -- the Server -------------------------------------------------------------------------------
+
+
+class Port(Service):
+    """A listening port's service: listens while running."""
+
+    listening = False
+
+    def startService(self) -> None:
+        super().startService()
+        self.listening = True
+
+    def stopService(self) -> Any:
+        super().stopService()
+        self.listening = False
+        return succeed(None)
+
+
+def server(clock: Clock, held: Held, timeout: float = 30.0) -> tuple[Server, Port, list[str]]:
+    counter = RequestCounter()
+    factory = HTTPFactory(Router([(b"/", held)]), clock=clock, observers=(counter,))
+    port = Port()
+    said: list[str] = []
+    service = Server(factory, [port], clock, counter=counter, shutdown_timeout=timeout,
+                     health=HealthCheck(b"/healthz"),
+                     on_ready=lambda: said.append("READY=1"),
+                     on_drain=lambda: said.append("STOPPING=1"))
+    service.privilegedStartService()
+    service.startService()
+    assert port.listening
+    return service, port, said
+
+
+def test_server_drains_then_reports_what_it_finished() -> None:
+    """Stopping closes the ports at once and fires once the last connection has closed;
+    the log says how many requests the drain finished and how long it took."""
+    clock, held = Clock(), Held()
+    service, port, said = server(clock, held)
+    assert said == ["READY=1"]
+    channel, transport = connect(service.factory)
+    channel.dataReceived(GET)
+    with recorded_log() as events:
+        done = service.stopService()
+        assert not port.listening and said == ["READY=1", "STOPPING=1"]
+        clock.advance(5)
+        assert not done.called
+        held.pending[0][1].send(200, b"ok")
+        assert not done.called
+        channel.connectionLost()
+    assert done.called and service.served == 1
+    text = [formatEvent(event) for event in events]
+    assert "minihttp draining: ports closed, 1 connections open" in text
+    assert "minihttp drained 1 requests in 5.0s" in text
+
+
+def test_server_cuts_what_still_runs_at_the_shutdown_timeout() -> None:
+    clock, held = Clock(), Held()
+    service, _, _ = server(clock, held, timeout=3)
+    channel, transport = connect(service.factory)
+    channel.dataReceived(GET)
+    with recorded_log() as events:
+        done = service.stopService()
+        clock.advance(2.9)
+        assert not done.called
+        clock.advance(0.1)
+    assert done.called and transport.disconnecting
+    text = [formatEvent(event) for event in events]
+    assert "minihttp drain cut short after 3.0s: 0 requests finished, 1 connections cut" in text
+
+
+def test_cut_ends_a_drain_at_once() -> None:
+    """A second SIGTERM: the drain ends now, whatever is still running."""
+    clock, held = Clock(), Held()
+    service, _, _ = server(clock, held)
+    channel, transport = connect(service.factory)
+    channel.dataReceived(GET)
+    with recorded_log():
+        done = service.stopService()
+        service.cut()
+    assert done.called and transport.disconnecting
+
+
+# -- the health check -------------------------------------------------------------------------
+
+
+def test_health_says_serving_then_draining_and_is_never_logged() -> None:
+    """200 while serving, 503 once draining; no access-log line; the app behind never sees
+    it; a path below it is a 404, not the app's."""
+    app, health = Fixed(body=b"app"), HealthCheck(b"/healthz")
+    conn = FakeConnection(Router([(b"/healthz", health), (b"/", app)]))
+    with recorded_log() as events:
+        conn.send(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        health.draining = True
+        conn.send(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        conn.send(b"GET /healthz/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        conn.send(b"GET /other HTTP/1.1\r\nHost: a\r\n\r\n")
+    statuses = [(response.status, response.body) for response in conn.responses()]
+    assert statuses[:2] == [(200, b"serving\n"), (503, b"draining\n")]
+    assert statuses[2][0] == 404 and statuses[3] == (200, b"app")
+    assert app.count == 1
+    logged = [formatEvent(event) for event in events]
+    assert logged == ['127.0.0.1 "GET /other HTTP/1.1" 200 3']
+
+
+def test_health_option_mounts_it_before_the_apps(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from twisted_http.serve.tap import make_site
+
+    from .support import parse
+
+    (tmp_path / "static").mkdir()
+    monkeypatch.chdir(tmp_path)
+    site = make_site(parse("--health", "/healthz"), Clock())
+    assert site.health is not None and site.health.path == b"/healthz"
+    assert site.factory.router.route(b"/healthz").handlers == (site.health,)
+
+
+# -- sd_notify --------------------------------------------------------------------------------
+
+
+def test_notify_sends_one_datagram_to_the_notify_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(path)
+        assert notify("READY=1", {"NOTIFY_SOCKET": path})
+        assert systemd.recv(100) == b"READY=1"
+    assert not notify("READY=1", {})
+    with recorded_log() as events:
+        assert not notify("READY=1", {"NOTIFY_SOCKET": path + "-gone"})
+    assert "Could not notify systemd" in formatEvent(events[0])
+
+
+def test_notify_reaches_an_abstract_socket() -> None:
+    name = f"minihttp-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind("\0" + name)
+        assert notify("STOPPING=1", {"NOTIFY_SOCKET": "@" + name})
+        assert systemd.recv(100) == b"STOPPING=1"
