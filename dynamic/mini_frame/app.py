@@ -52,14 +52,7 @@ def make_app(data_folder: str | None = None, now: Now = _local_now) -> WSGIApp:
             return Response(HTTPStatus.OK, body.encode(), "application/json", vary)
         return Response(HTTPStatus.OK, pages.time_page(moment), headers=vary)
 
-    def register(request: Request) -> Response:
-        if request.method in ("GET", "HEAD"):
-            return _register_form(request, HTTPStatus.OK)
-        if request.method != "POST":
-            return _not_allowed("GET, HEAD, POST")
-        form = _posted(request)
-        if isinstance(form, Response):
-            return form
+    def register(request: Request, form: dict[str, str]) -> Response:
         person, values, errors = forms.validate(form)
         if person is None:
             return _register_form(request, HTTPStatus.BAD_REQUEST, values, errors)
@@ -74,14 +67,7 @@ def make_app(data_folder: str | None = None, now: Now = _local_now) -> WSGIApp:
         body = pages.register_page(people.latest(), token, values, errors)
         return Response(status, body, headers=(cookie,))
 
-    def login(request: Request) -> Response:
-        if request.method in ("GET", "HEAD"):
-            return _login_form(request, HTTPStatus.OK)
-        if request.method != "POST":
-            return _not_allowed("GET, HEAD, POST")
-        form = _posted(request)
-        if isinstance(form, Response):
-            return form
+    def login(request: Request, form: dict[str, str]) -> Response:
         creating = form.get("action") == "create"
         username, password, errors = forms.validate_credentials(form, creating)
         if not errors and creating and not accounts.create(username, password):
@@ -94,12 +80,7 @@ def make_app(data_folder: str | None = None, now: Now = _local_now) -> WSGIApp:
         session = accounts.start_session(username)
         return redirect("/login", extra=(forms.session_cookie(session, _secure(request)),))
 
-    def logout(request: Request) -> Response:
-        if request.method != "POST":
-            return _not_allowed("POST")
-        form = _posted(request)
-        if isinstance(form, Response):
-            return form
+    def logout(request: Request, form: dict[str, str]) -> Response:
         accounts.end_session(request.cookie(forms.SESSION_COOKIE))
         return redirect("/login", extra=(forms.session_cookie(None, _secure(request)),))
 
@@ -111,7 +92,10 @@ def make_app(data_folder: str | None = None, now: Now = _local_now) -> WSGIApp:
                         headers=(cookie,))
 
     routes: dict[str, Handler] = {
-        "/time": time_, "/register": register, "/login": login, "/logout": logout,
+        "/time": time_,
+        "/register": form_page(lambda r: _register_form(r, HTTPStatus.OK), register),
+        "/login": form_page(lambda r: _login_form(r, HTTPStatus.OK), login),
+        "/logout": form_page(None, logout),
     }
 
     def application(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -137,6 +121,26 @@ def _csrf(request: Request) -> tuple[str, tuple[str, str]]:
     if not token or len(token) > 100:
         token = forms.new_token()
     return token, forms.token_cookie(token, _secure(request))
+
+
+def form_page(show: Handler | None, take: Callable[[Request, dict[str, str]], Response]
+              ) -> Handler:
+    """A page that ``show``s its form on GET and HEAD and hands a posted one to ``take``.
+
+    ``take`` gets only forms that passed ``_posted``: small enough, readable,
+    and carrying the CSRF token. Without ``show`` the page takes POST only.
+    """
+    allow = "GET, HEAD, POST" if show is not None else "POST"
+
+    def handle(request: Request) -> Response:
+        if show is not None and request.method in ("GET", "HEAD"):
+            return show(request)
+        if request.method != "POST":
+            return _not_allowed(allow)
+        form = _posted(request)
+        return form if isinstance(form, Response) else take(request, form)
+
+    return handle
 
 
 def _posted(request: Request) -> dict[str, str] | Response:
