@@ -37,6 +37,8 @@ EXPECTED = {
     "VersionNotSupported",
     "WSGIHandler",
     "WouldDeadlock",
+    "WebSocketHandler",
+    "WebSocketResource",
 }
 
 
@@ -72,6 +74,7 @@ TESTING = {
     "QueuedThreadPool",
     "RecordedResponse",
     "SERVER_ADDRESS",
+    "WebSocketClient",
     "parse_responses",
     "request_bytes",
 }

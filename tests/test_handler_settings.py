@@ -9,8 +9,10 @@ import pytest
 from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 
+from twisted_http.handlers.echo import EchoHandler
 from twisted_http.handlers.redirect import Redirect
 from twisted_http.handlers.time import TimeHandler
+from twisted_http.handlers.websocket import WebSocketResource
 from twisted_http.serve.options import Options
 from twisted_http.serve.tap import make_site
 from twisted_http.testing import FakeConnection
@@ -23,9 +25,10 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "static").mkdir()
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "chatapp.py").write_text(
-        "from twisted_http.handlers.redirect import Redirect\n\n"
-        "class ChatHandler(Redirect):\n"
-        "    pass\n"
+        "from twisted_http import WebSocketHandler\n\n"
+        "class ChatHandler(WebSocketHandler):\n"
+        "    def on_message(self, message):\n"
+        "        self.send(message)\n"
     )
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -33,28 +36,30 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_handlers_from_the_command_line(site: Path) -> None:
     settings = parse("--handler", "/time=time", "--handler", "/old=redirect(to=/new, status=308)",
-                     "--handler", "/chat=chatapp:ChatHandler(to=/x)",
+                     "--handler", "/chat=chatapp:ChatHandler(max_message_size=100)",
                      "--pythonpath", "src")
     time, redirect, chat = settings.handler
     assert (time.prefix, time.handler, time.options) == ("/time", "time", {})
     assert isinstance(time.built, TimeHandler)
     assert redirect.options == {"to": "/new", "status": 308}
     assert isinstance(redirect.built, Redirect) and redirect.built.status == 308
-    assert type(chat.built).__name__ == "ChatHandler" and chat.built.to == "/x"
+    assert isinstance(chat.built, WebSocketResource)
+    assert chat.built.limits.max_message_size == 100
     assert settings.static == ()  # a handler is a mount: no default ./static
 
 
 def test_handler_tables_take_options_as_keys(site: Path) -> None:
     (site / "site.toml").write_text(
         '[[handler]]\nprefix = "/old"\nhandler = "redirect"\nto = "/new"\nstatus = 301\n\n'
-        '[[handler]]\nprefix = "/back"\nhandler = "redirect"\nto = "/front"\n'
-        'keep-path = false\n'
+        '[[handler]]\nprefix = "/echo"\nhandler = "websocket-echo"\n'
+        'origins = ["https://a.example"]\nidle-timeout = 5\n'
     )
-    redirect, back = parse("--config", "site.toml").handler
+    redirect, echo = parse("--config", "site.toml").handler
     assert redirect.options == {"to": "/new", "status": 301}
     assert redirect.built.status == 301
-    assert back.options == {"to": "/front", "keep_path": False}
-    assert back.built.keep_path is False
+    assert echo.built.origins == frozenset({"https://a.example"})
+    assert echo.built.limits.idle_timeout == 5.0
+    assert echo.built.handler_class is EchoHandler
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -102,4 +107,4 @@ def test_list_handlers_prints_and_exits(capsys: pytest.CaptureFixture[str]) -> N
         Options().parse(["--list-handlers"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    assert "time " in out and "redirect " in out
+    assert "time " in out and "websocket-echo " in out

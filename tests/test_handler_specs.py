@@ -69,7 +69,7 @@ def test_a_table_gives_options_as_keys() -> None:
 def test_builtins_are_found_by_name() -> None:
     """The built-in handlers are plugins like any other package's."""
     found = registry.available()
-    assert {"time", "redirect"} <= set(found)
+    assert {"time", "redirect", "websocket-echo"} <= set(found)
     assert isinstance(spec.build(spec.parse("/t=time")), TimeHandler)
     redirect = spec.build(spec.parse("/old=redirect(to=/new, status=308)"))
     assert isinstance(redirect, Redirect)

@@ -279,17 +279,17 @@ def test_a_handler_may_answer_101_and_hand_the_connection_to_another_protocol() 
     assert len(echo.lost) == 1 and factory.open_connections == 0
 
 
-def test_switching_protocols_with_a_body_unread_is_refused() -> None:
-    """The body's bytes would otherwise reach the new protocol as its own."""
-    errors: list[Exception] = []
+def test_switching_protocols_with_a_body_is_refused() -> None:
+    """The body's bytes would otherwise reach the new protocol as its own: the server
+    answers 400 and closes, and the handler learns it did not switch (channel/upgrade.py)."""
+    switched: list[bool] = []
 
     def switch(request: Request, response: Response) -> None:
-        try:
-            response.switch_protocols(Echo(), b"echo")
-        except RuntimeError as error:
-            errors.append(error)
-            response.send(400)
+        switched.append(response.switch_protocols(Echo(), b"echo"))
 
     conn = FakeConnection(Router([("/", Calls(switch))]), QUIET)
-    conn.request(b"POST", b"/", body=b"abc")
-    assert len(errors) == 1 and conn.responses()[0].status == 400
+    conn.request(b"POST", b"/", [(b"Upgrade", b"echo"), (b"Connection", b"upgrade")],
+                 body=b"abc")
+    [response] = conn.responses()
+    assert switched == [False] and response.status == 400 and conn.closed
+    assert b"must not have a body" in response.body

@@ -19,6 +19,7 @@ if _TYPE_CHECKING:
     from .channel.response import Response
     from .channel.routing import Router
     from .handlers.registry import HandlerPlugin, IHandlerFactory
+    from .handlers.websocket import WebSocketHandler, WebSocketResource
     from .static.handler import StaticFiles
     from .wire.errors import (
         BadRequest,
@@ -67,6 +68,8 @@ _WHERE = {
     "ServerConfig": ".wire.limits",
     "WSGIHandler": ".wsgi.handler",
     "WouldDeadlock": ".wsgi.handler",
+    "WebSocketHandler": ".handlers.websocket",
+    "WebSocketResource": ".handlers.websocket",
 }
 
 
@@ -112,4 +115,6 @@ __all__ = [
     "VersionNotSupported",
     "WSGIHandler",
     "WouldDeadlock",
+    "WebSocketHandler",
+    "WebSocketResource",
 ]

@@ -16,3 +16,8 @@ redirect = HandlerPlugin(
     "Redirect to another URL: redirect(to=/new, status=308).",
     "twisted_http.handlers.redirect:Redirect",
 )
+websocket_echo = HandlerPlugin(
+    "websocket-echo",
+    "A WebSocket endpoint that sends every message back (test a proxy's upgrades).",
+    "twisted_http.handlers.echo:EchoResource",
+)

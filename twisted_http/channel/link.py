@@ -39,7 +39,7 @@ class ResponseLink:
         reusable: Callable[[], bool],
         finished: Callable[[Response], None],
         aborted: Callable[[Response], None],
-        switch_protocols: Callable[[Response, bytes, IProtocol], None],
+        switch_protocols: Callable[[Response, bytes, bytes, IProtocol], None],
     ) -> None:
         self.write: Callable[[bytes], None] = flow.send
         self.write_sequence: Callable[[list[bytes]], None] = flow.send_sequence
@@ -73,5 +73,5 @@ def _ignore(response: Response) -> None:
     pass
 
 
-def _refuse_switch(response: Response, head: bytes, protocol: IProtocol) -> None:
+def _refuse_switch(response: Response, upgrade: bytes, head: bytes, protocol: IProtocol) -> None:
     raise RuntimeError("the connection has closed")

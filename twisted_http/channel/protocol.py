@@ -43,6 +43,7 @@ from .reader import RequestReader
 from .request import ConnectionInfo, Request
 from .response import Response
 from .routing import Mount
+from .upgrade import UpgradeRefused, refusal
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # A connection accepted just before a drain has its first request on the way
@@ -306,10 +307,17 @@ class HTTPChannel(RequestReader):
         if response is self._response:
             self._close()
 
-    def _switch_protocols(self, response: Response, head: bytes, protocol: IProtocol) -> None:
+    def _switch_protocols(
+        self, response: Response, upgrade: bytes, head: bytes, protocol: IProtocol
+    ) -> None:
         """Send the 101 head, then hand the transport and every later byte to ``protocol``."""
-        if response is not self._response or self._parser.state is not State.DONE:
-            raise RuntimeError("only a request whose body has been read can switch protocols")
+        head_in = self._head
+        if response is not self._response or head_in is None:
+            raise RuntimeError("only the response in flight can switch protocols")
+        why = refusal(head_in.version, head_in.headers, head_in.body_length, upgrade)
+        if why is not None:
+            raise UpgradeRefused(why)
+        assert self._parser.state is State.DONE  # no body: the request has been read
         self._flow.send(head)
         self._server.response_completed(self._request, response, self._started)
         self._closed = True  # to HTTP: no more parsing, timers or responses

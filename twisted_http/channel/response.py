@@ -24,6 +24,7 @@ from ..wire.framing import HTTP_10, BodyMode, response_body_mode
 from ..wire.headers import is_field_value
 from ..wire.serializer import LAST_CHUNK, STATUS_LINES, chunk, status_line
 from .flow import Producer
+from .upgrade import UpgradeRefused
 
 
 class _Owner(Protocol):
@@ -38,7 +39,9 @@ class _Owner(Protocol):
     def connection_reusable(self) -> bool: ...
     def response_finished(self, response: Response) -> None: ...
     def response_aborted(self, response: Response) -> None: ...
-    def switch_protocols(self, response: Response, head: bytes, protocol: IProtocol) -> None: ...
+    def switch_protocols(
+        self, response: Response, upgrade: bytes, head: bytes, protocol: IProtocol
+    ) -> None: ...
 
 
 class _State(enum.Enum):
@@ -217,7 +220,7 @@ class Response:
 
     def switch_protocols(
         self, protocol: IProtocol, upgrade: bytes, headers: Iterable[tuple[bytes, bytes]] = ()
-    ) -> None:
+    ) -> bool:
         """``101 Switching Protocols`` to ``upgrade``, then the connection is ``protocol``'s.
 
         For a handler that takes an upgrade the request asked for (RFC 9110
@@ -227,10 +230,14 @@ class Response:
         have no body left unread. ``protocol`` is connected to the transport at
         once and gets every later byte, those the client sent early included;
         the server only counts the connection until it closes.
+
+        False when the request may not switch (HTTP/1.0, an Upgrade it did not
+        ask for, a body: channel/upgrade.py): a 400 has then been sent, and the
+        connection closes after it.
         """
         if self._state is not _State.NEW:
             if self._state is _State.CLOSED:
-                return
+                return False
             raise RuntimeError("the response has already started")
         if not upgrade or not is_field_value(upgrade):
             raise ValueError(f"invalid Upgrade {upgrade!r}")
@@ -240,12 +247,17 @@ class Response:
             status_line(101), own, fields.lines, upgrade)
         self.status, self._state = 101, _State.FINISHED
         try:
-            self._owner.switch_protocols(self, head, protocol)
+            self._owner.switch_protocols(self, upgrade, head, protocol)
+        except UpgradeRefused as refused:  # the client's doing: a 400, then close
+            self.status, self._state, self.keep_alive = 0, _State.NEW, False
+            self.send_error(400, str(refused))
+            return False
         except Exception:
             self.status, self._state = 0, _State.NEW  # refused: the handler may still answer
             raise
         self.keep_alive = False
         self._fire(None)
+        return True
 
     def register_producer(self, producer: Producer, streaming: bool) -> None:
         """Let the client's reading pace ``producer`` (Twisted's producer/consumer API)."""

@@ -7,7 +7,8 @@ followed by keyword options in parentheses:
 spelled ``True``/``False``, ``'quoted'``, ``["a", "b"]``) and is otherwise the
 plain string as written (``/new``). Nothing is ever evaluated as code.
 
-``module:attribute`` may name an ``IHandlerFactory``, a handler instance (no options), or
+``module:attribute`` may name an ``IHandlerFactory``, a ``WebSocketHandler``
+subclass (mounted as a WebSocket endpoint), a handler instance (no options), or
 any callable that takes the options and returns an ``IRequestHandler``.
 """
 
@@ -173,6 +174,10 @@ def _build_reference(spec: HandlerSpec, pythonpath: Iterable[str]) -> Any:
             raise ValueError(f"module {module_name!r} has no {attribute!r}")
     if registry.IHandlerFactory.providedBy(found):
         return found.build(**spec.options)
+    from .websocket import WebSocketHandler, WebSocketResource
+
+    if isinstance(found, type) and issubclass(found, WebSocketHandler):
+        return WebSocketResource(found, **spec.options)
     if IRequestHandler.providedBy(found):
         if spec.options:
             raise ValueError("is a handler instance, which takes no options")

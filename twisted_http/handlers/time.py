@@ -20,6 +20,7 @@ from ..channel.interfaces import IRequestHandler
 from ..channel.request import Request
 from ..channel.response import Response
 from ..wire.fields import HeaderBlock
+from . import global_reactor
 from .negotiation import preferred
 
 _TEXT, _JSON = b"text/plain", b"application/json"
@@ -39,16 +40,11 @@ class TimeHandler:
     def __init__(self, clock: IReactorTime | None = None) -> None:
         if clock is not None and not callable(getattr(clock, "seconds", None)):
             raise ValueError("takes no options")  # clock is for tests, not the command line
-        self._clock = clock  # None: the global reactor, looked up when first asked
+        self._clock = clock  # None: global_reactor()
 
     @property
     def clock(self) -> IReactorTime:
-        if self._clock is None:
-            from twisted.internet import reactor
-
-            self._clock = reactor
-        assert self._clock is not None
-        return self._clock
+        return self._clock if self._clock is not None else global_reactor()
 
     def handle(self, request: Request, response: Response) -> bool:
         if request.path_info not in (b"", b"/"):

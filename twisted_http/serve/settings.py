@@ -184,7 +184,7 @@ class Settings:
     handler: tuple[HandlerMount, ...] = setting(
         (), kind=MountKind(HandlerMount, "[PREFIX=]SPEC"), metavar="[PREFIX=]SPEC",
         help="Mount a protocol handler at PREFIX (default /): a name from --list-handlers"
-             " (time, redirect, installed plugins) or MODULE:FACTORY, with"
+             " (time, redirect, websocket-echo, installed plugins) or MODULE:FACTORY, with"
              " options as NAME(key=value, ...). Tried after static files and apps.",
         why="No handler unless one is named.")
     pythonpath: tuple[str, ...] = setting(

@@ -3,8 +3,10 @@
 ``FakeConnection`` drives one server connection over ``StringTransport`` with a
 ``Clock``; ``parse_responses`` reads back what the server wrote; ``MemoryAgent``
 lets a real HTTP client (twisted.web's Agent, so treq) talk to a factory in
-memory, through ``twisted.test.iosim``; ``InlineReactor``, ``InlineThreadPool``
-and ``QueuedThreadPool`` run a WSGI handler's threads on the test's own.
+memory, through ``twisted.test.iosim``; ``WebSocketClient`` opens a WebSocket
+on a ``FakeConnection`` and speaks frames to the protocol the server switched
+to; ``InlineReactor``, ``InlineThreadPool`` and ``QueuedThreadPool`` run a WSGI
+handler's threads on the test's own. All of it works under pytest and trial.
 
 This module is the face of the kit: import from here, not from its modules.
 """
@@ -14,6 +16,7 @@ from .agent import MemoryAgent
 from .connection import CLIENT_ADDRESS, SERVER_ADDRESS, BufferedTransport, FakeConnection
 from .fakes import InlineReactor, InlineThreadPool, QueuedThreadPool
 from .responses import RecordedResponse, parse_responses
+from .websocket import WebSocketClient
 
 __all__ = [
     "CLIENT_ADDRESS",
@@ -25,6 +28,7 @@ __all__ = [
     "MemoryAgent",
     "QueuedThreadPool",
     "RecordedResponse",
+    "WebSocketClient",
     "parse_responses",
     "request_bytes",
 ]
