@@ -9,6 +9,7 @@ runs too, to keep ``make test`` short.
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import signal
 import socket
@@ -240,3 +241,38 @@ def test_max_requests_recycles_workers_without_a_failed_request(tmp_path: Path) 
             assert server.wait_log("drained and ended", 2, seconds=60)
         assert load.failed == []
         assert len(load.pids) >= 3
+
+
+@pytest.mark.cluster
+def test_a_worker_killed_during_the_drain_does_not_hang_the_parent(tmp_path: Path) -> None:
+    """SIGKILL to a worker busy draining: the parent notices its end like any other and
+    exits once the other worker has drained."""
+    with running(tmp_path, *SLOW, "--workers", "2",
+                 ready="minihttp worker listening") as server:
+        assert server.wait_log("minihttp worker listening", 2)
+        workers = server.workers()
+        marks = [tmp_path / f"mark{n}" for n in range(6)]
+        with ThreadPoolExecutor(6) as clients:
+            answers = [clients.submit(get, server.port, f"/?seconds=3&mark={mark}")
+                       for mark in marks]
+            assert wait_for(lambda: all(mark.exists() for mark in marks))
+            server.signal(signal.SIGTERM)
+            assert server.wait_log("minihttp draining", 2)
+            os.kill(min(workers), signal.SIGKILL)
+            assert server.wait(60) == 0
+            results = []
+            for answer in answers:
+                try:
+                    results.append(answer.result(timeout=30)[0])
+                except (OSError, http.client.HTTPException):
+                    results.append(0)
+        assert 200 in results  # the other worker's requests were answered
+        assert f"minihttp worker {min(workers)} drained and ended (signal 9)" in server.text()
+
+
+@pytest.mark.cluster
+def test_sighup_to_one_process_is_logged_not_fatal(tmp_path: Path) -> None:
+    with running(tmp_path, *SLOW, ready="HTTPFactory starting") as server:
+        server.signal(signal.SIGHUP)
+        assert server.wait_log("minihttp ignores SIGHUP in one process")
+        assert get(server.port)[0] == 200

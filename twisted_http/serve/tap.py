@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from twisted.application.service import IService, MultiService
 from twisted.internet.protocol import Factory
+from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from ..channel.factory import HTTPFactory
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from ..wsgi.handler import WSGIHandler
 
 __all__ = ["MAX_WORKERS", "Options", "makeService", "make_site", "serve"]
+
+log = Logger()
 
 
 class _DaemonThread(threading.Thread):
@@ -90,8 +93,16 @@ def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N80
     server = serve(settings, reactor, lambda factory: [
         Listening(reactor, *listen_with(port, factory, reactor)) for port in settings.port])
     if reactor is running:
-        reactor.callWhenRunning(stop_on_signals, reactor, server.cut)
+        reactor.callWhenRunning(_server_signals, reactor, server)
     return server
+
+
+def _server_signals(reactor: Any, server: Server) -> None:
+    """SIGTERM and SIGINT drain; SIGHUP, which would end the process, is only logged."""
+    stop_on_signals(reactor, server.cut)
+    signal.signal(signal.SIGHUP, lambda number, frame: reactor.callFromThread(
+        log.warn, "minihttp ignores SIGHUP in one process: restarts without a dropped"
+                  " request need --workers (or --max-requests, --reload)"))
 
 
 def listen_with(description: str, factory: HTTPFactory, reactor: Any) -> tuple[str, Factory[Any]]:
