@@ -155,7 +155,7 @@ class AccessLog:
             return  # refusals and cut-off responses are logged where they happen
         self._log.info(
             '{client} "{method} {target} {version}" {status} {size}',
-            client=request.connection.client_host or "-",
+            client=request.connection.client_name,
             method=request.method.decode("ascii"),
             target=request.target.decode("ascii"),  # visible ASCII only: the parser saw to it
             version=request.version.decode("ascii"),

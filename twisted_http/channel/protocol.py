@@ -46,9 +46,8 @@ from .routing import Mount
 from .upgrade import UpgradeRefused, refusal
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-# A connection accepted just before a drain has its first request on the way
-# (clients send it right after connecting): a second covers any round trip but
-# the slowest, and bounds what a client that connects and says nothing costs.
+# A connection accepted just before a drain has its first request on the way: a second
+# covers any round trip but the slowest, and bounds a client that connects and says nothing.
 DRAIN_GRACE = 1.0
 
 
@@ -398,7 +397,4 @@ class HTTPChannel(RequestReader):
         self._refuse(RequestTimeout("Request body not received in time"))
 
     def _client_name(self) -> str:
-        info = self._connection
-        if info is None or info.client_host is None:
-            return "-"
-        return info.client_host
+        return "-" if self._connection is None else self._connection.client_name

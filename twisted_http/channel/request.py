@@ -30,6 +30,11 @@ class ConnectionInfo(NamedTuple):
             ISSLTransport.providedBy(transport),
         )
 
+    @property
+    def client_name(self) -> str:
+        """The client's host as log lines show it: ``-`` where there is none."""
+        return "-" if self.client_host is None else self.client_host
+
 
 class Request(NamedTuple):
     """One request as a handler sees it. Paths are bytes; see the field comments.
