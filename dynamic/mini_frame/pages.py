@@ -9,37 +9,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
+from pathlib import Path
 
 from .forms import FIELDS, LOGIN_FIELDS, FormErrors, Person
 
-_LAYOUT = """<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>{title} · minihttp</title>
-  <link rel="stylesheet" href="/style.css">
-</head>
-<body>
-  <header class="site">
-    <a class="brand" href="/">minihttp</a>
-    <nav>
-      <a href="/">Home</a> <a href="/time">Time</a> <a href="/register">Register</a>
-      <a href="/login">Log in</a>
-    </nav>
-  </header>
-  <main>
-{content}
-  </main>
-  <footer class="site">Served by minihttp: static files and a plain WSGI app, side by side.</footer>
-</body>
-</html>
-"""
+# The site's layout lives once, in the static home page: every page of the app
+# wears what static/index.html has around its <main> content, with its own title.
+_HOME_PAGE = Path(__file__).resolve().parents[2] / "static" / "index.html"
+
+
+def _site_frame(page: str) -> tuple[str, str, str]:
+    """``page`` cut around its ``<main>`` content, with the title left out of the first part."""
+    head, rest = page.split("<main>\n", 1)
+    _, tail = rest.split("</main>", 1)
+    before, title_end = head.split("<title>", 1)
+    return before + "<title>", "·" + title_end.split("·", 1)[1] + "<main>\n", "  </main>" + tail
+
+
+_BEFORE_TITLE, _AFTER_TITLE, _AFTER_MAIN = _site_frame(_HOME_PAGE.read_text(encoding="utf-8"))
 
 
 def layout(title: str, content: str) -> bytes:
     """A whole page; ``title`` is text, ``content`` is HTML already escaped."""
-    return _LAYOUT.format(title=escape(title), content=content).encode("utf-8")
+    page = f"{_BEFORE_TITLE}{escape(title)} {_AFTER_TITLE}{content}\n{_AFTER_MAIN}"
+    return page.encode("utf-8")
 
 
 def time_page(now: datetime) -> bytes:
