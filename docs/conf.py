@@ -56,7 +56,7 @@ intersphinx_mapping: dict[str, tuple[str, Any]] = {}
 SECTIONS = [
     ("Start here", ["quickstart", "lesson"]),
     ("Using minihttp", ["running", "configuration", "static", "wsgi", "extending", "handlers",
-                        "testing", "tls", "proxies", "metrics", "deploy", "security"]),
+                        "testing", "tls", "proxies", "logs", "metrics", "deploy", "security"]),
     ("How it works", ["architecture", "parser", "benchmarks"]),
     ("Reference", ["api", "conformance"]),
 ]

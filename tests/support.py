@@ -7,9 +7,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from twisted.logger import LogEvent, globalLogPublisher
 
+from twisted_http.edge.accesslog import CombinedFormat
+from twisted_http.edge.logfile import AccessLog, LoggerSink
 from twisted_http.serve.options import Options
 from twisted_http.serve.settings import Settings
 
@@ -23,6 +26,14 @@ def recorded_log() -> Iterator[list[LogEvent]]:
         yield events
     finally:
         globalLogPublisher.removeObserver(events.append)
+
+
+def log_access(connection: Any) -> AccessLog:
+    """Give a ``FakeConnection``'s factory the access log ``twistd minihttp`` has by
+    default (combined, to twisted.logger); ``flush`` it to see its lines."""
+    access_log = AccessLog(LoggerSink(), CombinedFormat(), connection.clock)
+    connection.factory.observers = (access_log, *connection.factory.observers)
+    return access_log
 
 
 def free_port() -> int:
@@ -56,3 +67,24 @@ def parse_options(*argv: str) -> Options:
     options = Options()
     options.parse(list(argv))
     return options
+
+
+class MemorySink:
+    """An access log sink keeping each batch of lines in memory."""
+
+    def __init__(self) -> None:
+        self.writes: list[list[str]] = []
+        self.reopened = 0
+        self.closed = False
+        self.fail: OSError | None = None
+
+    def write(self, lines: list[str]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.writes.append(lines)
+
+    def reopen(self) -> None:
+        self.reopened += 1
+
+    def close(self) -> None:
+        self.closed = True

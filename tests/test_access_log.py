@@ -25,6 +25,8 @@ from twisted_http.edge.accesslog import (
 )
 from twisted_http.edge.logfile import PIPE_BUF, AccessLog, FileSink, LoggerSink, StreamSink
 
+from .support import MemorySink
+
 WHEN = 1_700_000_000.25  # 2023-11-14T22:13:20.250Z
 
 
@@ -176,25 +178,6 @@ def test_unknown_format_is_refused() -> None:
 
 
 # -- the writer -----------------------------------------------------------------
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.writes: list[list[str]] = []
-        self.reopened = 0
-        self.closed = False
-        self.fail: OSError | None = None
-
-    def write(self, lines: list[str]) -> None:
-        if self.fail is not None:
-            raise self.fail
-        self.writes.append(lines)
-
-    def reopen(self) -> None:
-        self.reopened += 1
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def numbered(n: int) -> AccessEntry:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.support import recorded_log
+from tests.support import MemorySink
 from twisted_http import Router, StaticFiles
+from twisted_http.edge.accesslog import CommonFormat
+from twisted_http.edge.logfile import AccessLog
 from twisted_http.edge.proxies import Forwarding, TrustedProxies
 from twisted_http.testing import FakeConnection
 
@@ -67,13 +69,19 @@ def test_forwarded_header_with_a_port() -> None:
 
 
 def test_the_access_log_shows_the_client() -> None:
+    """Behind a trusted proxy the logged client is the forwarded one, not the proxy."""
     seen: list[dict[str, Any]] = []
     connection = serve(capture(seen))
+    sink = MemorySink()
+    access_log = AccessLog(sink, CommonFormat(), connection.clock)
+    connection.factory.observers = (access_log,)
     connection.factory.forwarded = Forwarding(TrustedProxies.parse(["127.0.0.1"]))
-    with recorded_log() as events:
-        connection.request(b"GET", b"/", FROM_PROXY)
-    lines = [event for event in events if "status" in event and "client" in event]
-    assert [event["client"] for event in lines] == ["198.51.100.20"]
+    connection.request(b"GET", b"/", FROM_PROXY)
+    connection.factory.forwarded = None
+    connection.request(b"GET", b"/", FROM_PROXY)
+    access_log.flush()
+    [lines] = sink.writes
+    assert [line.split(" ")[0] for line in lines] == ["198.51.100.20", "127.0.0.1"]
 
 
 def test_handlers_see_it_on_the_request_and_redirects_keep_it(tmp_path: Path) -> None:

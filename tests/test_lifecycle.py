@@ -16,12 +16,14 @@ from twisted.logger import formatEvent
 
 from twisted_http import HTTPFactory, Router
 from twisted_http.channel.protocol import DRAIN_GRACE
+from twisted_http.edge.accesslog import CommonFormat
 from twisted_http.edge.health import HealthCheck
+from twisted_http.edge.logfile import AccessLog
 from twisted_http.serve.lifecycle import RequestCounter, Server, notify
 from twisted_http.testing import CLIENT_ADDRESS, SERVER_ADDRESS, FakeConnection
 
 from .handlers import Fixed, Held
-from .support import recorded_log
+from .support import MemorySink, recorded_log
 
 GET = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
 
@@ -156,18 +158,21 @@ def test_health_says_serving_then_draining_and_is_never_logged() -> None:
     it; a path below it is a 404, not the app's."""
     app, health = Fixed(body=b"app"), HealthCheck(b"/healthz")
     conn = FakeConnection(Router([(b"/healthz", health), (b"/", app)]))
-    with recorded_log() as events:
-        conn.send(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
-        health.draining = True
-        conn.send(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
-        conn.send(b"GET /healthz/x HTTP/1.1\r\nHost: a\r\n\r\n")
-        conn.send(b"GET /other HTTP/1.1\r\nHost: a\r\n\r\n")
+    sink = MemorySink()
+    access_log = AccessLog(sink, CommonFormat(), conn.clock)
+    conn.factory.observers = (access_log,)
+    conn.send(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+    health.draining = True
+    conn.send(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+    conn.send(b"GET /healthz/x HTTP/1.1\r\nHost: a\r\n\r\n")
+    conn.send(b"GET /other HTTP/1.1\r\nHost: a\r\n\r\n")
+    access_log.flush()
     statuses = [(response.status, response.body) for response in conn.responses()]
     assert statuses[:2] == [(200, b"serving\n"), (503, b"draining\n")]
     assert statuses[2][0] == 404 and statuses[3] == (200, b"app")
     assert app.count == 1
-    logged = [formatEvent(event) for event in events]
-    assert logged == ['127.0.0.1 "GET /other HTTP/1.1" 200 3']
+    [lines] = sink.writes
+    assert [line.split(" ", 5)[5] for line in lines] == ['"GET /other HTTP/1.1" 200 3\n']
 
 
 def test_health_option_mounts_it_before_the_apps(tmp_path: Path,

@@ -15,7 +15,6 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from twisted_http import HTTPChannel, HTTPFactory, Request, Response, Router, ServerConfig
-from twisted_http.channel.factory import AccessLog
 from twisted_http.channel.interfaces import IConnection, IResponseObserver, IServer
 from twisted_http.channel.routing import Mount
 from twisted_http.testing import CLIENT_ADDRESS, FakeConnection, parse_responses
@@ -132,16 +131,15 @@ def test_observers_see_every_response_once_including_refusals_and_cut_offs() -> 
     assert observer.seen == [(b"/", 200, True), (b"/held", 200, False), (None, 400, True)]
 
 
-def test_access_log_is_the_first_observer_when_configured() -> None:
-    """access_log puts an AccessLog in front of the given observers; its line is unchanged."""
+def test_the_factory_logs_nothing_itself() -> None:
+    """One access log path: the factory only tells its observers (serve/ gives it the
+    access log); a response makes no twisted.logger event of its own."""
     observer = Observed()
     factory = HTTPFactory(Router([("/", Fixed())]), ServerConfig(), Clock(), (observer,))
-    assert isinstance(factory.observers[0], AccessLog) and factory.observers[1] is observer
-    assert not any(isinstance(o, AccessLog) for o in HTTPFactory(Router(), QUIET).observers)
+    assert factory.observers == (observer,)
     with recorded_log() as events:
         connect(factory)[0].dataReceived(GET)
-    lines = [e["log_format"].format(**e) for e in events if "status" in e]
-    assert lines == ['192.168.1.1 "GET / HTTP/1.1" 200 2']  # StringTransport's peer
+    assert observer.seen == [(b"/", 200, True)] and events == []
 
 
 # -- draining --------------------------------------------------------------------

@@ -15,7 +15,7 @@ from twisted_http import IRequestHandler, Request, Response, Router, ServerConfi
 from twisted_http.handlers.echo import EchoResource
 from twisted_http.testing import FakeConnection, WebSocketClient
 
-from .support import recorded_log
+from .support import log_access, recorded_log
 
 UPGRADE = (b"GET /up HTTP/1.1\r\nHost: x\r\nUpgrade: shout/2, other\r\n"
            b"Connection: keep-alive, Upgrade\r\n\r\n")
@@ -189,9 +189,12 @@ def test_upgrade_after_a_response_started_is_a_bug() -> None:
 
 def test_the_switch_is_logged_as_a_101() -> None:
     conn, _ = connection()
+    access_log = log_access(conn)
     with recorded_log() as events:
         conn.send(UPGRADE)
-    assert any(event.get("status") == 101 for event in events)
+        access_log.flush()
+    assert [event["access_line"].split('" ')[1].split()[0] for event in events
+            if "access_line" in event] == ["101"]
 
 
 # -- WebSocket end to end through the testing kit -----------------------------------------

@@ -13,6 +13,7 @@ from twisted_http.testing import FakeConnection, InlineReactor, InlineThreadPool
 from twisted_http.wsgi.handler import WSGIHandler
 
 from ..handlers import Fixed
+from ..support import log_access
 from ._support import Recorder, lines, recorded_log, refused, wsgi_environs
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -32,7 +33,9 @@ def test_cve_2020_7694_percent_encoded_escapes_stay_encoded_in_the_log(target: b
     carries the raw target: no control character reaches any log observer."""
     with recorded_log() as events:
         conn = FakeConnection(Fixed())
+        log_access(conn)
         conn.send(b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+        conn.clock.advance(1)  # the access log's batch is written
     assert conn.responses()[0].status == 200
     access = [line for line in lines(events) if target.decode() in line]
     assert access, lines(events)  # the request was logged, as it was sent
@@ -45,7 +48,9 @@ def test_cve_2020_7694_raw_escape_bytes_are_refused_and_not_logged() -> None:
     log line says what rule was broken without echoing the bytes."""
     with recorded_log() as events:
         conn = FakeConnection(Fixed())
+        log_access(conn)
         conn.send(b"GET /\x1b[2J\x1b[1;31mHACKED HTTP/1.1\r\nHost: a\r\n\r\n")
+        conn.clock.advance(1)
     refused(conn, 400)
     for line in lines(events):
         assert not _CONTROL.search(line), line

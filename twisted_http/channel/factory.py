@@ -14,7 +14,6 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IProtocolNegotiationFactory, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from ..wire.headers import Headers
@@ -35,8 +34,8 @@ class HTTPFactory(Factory):
     """Builds an ``HTTPChannel`` per connection.
 
     ``clock`` is the reactor by default; tests pass a ``twisted.internet.task.Clock``.
-    ``observers`` are told of every response (``IResponseObserver``); with
-    ``config.access_log`` the first of them logs one line per response.
+    ``observers`` are told of every response (``IResponseObserver``): the access
+    log (``edge.logfile.AccessLog``) is one, given by ``serve/`` with ``config.access_log``.
     """
 
     noisy = False  # one log line per listening port is enough, not one per connection
@@ -58,8 +57,6 @@ class HTTPFactory(Factory):
         self.clock: IReactorTime = clock
         self.date = HTTPDate()
         self._default_fields = DefaultFields(self.date, self.config.server_header)
-        if self.config.access_log:
-            observers = (AccessLog(), *observers)
         self.observers: tuple[IResponseObserver, ...] = observers
         self.forwarded = forwarded
         self.turned_away = 0  # connections answered 503 at once, ever (metrics)
@@ -140,28 +137,6 @@ class HTTPFactory(Factory):
             waiters, self._drained = self._drained, []
             for waiter in waiters:
                 waiter.callback(None)
-
-
-@implementer(IResponseObserver)
-class AccessLog:
-    """One line per response through twisted.logger (``access_log``)."""
-
-    _log = Logger()
-
-    def response_completed(
-        self, request: Request | None, response: Response, started: float
-    ) -> None:
-        if request is None or not response.finished or not response.logged:
-            return  # refusals and cut-off responses are logged where they happen
-        self._log.info(
-            '{client} "{method} {target} {version}" {status} {size}',
-            client=request.connection.client_name,
-            method=request.method.decode("ascii"),
-            target=request.target.decode("ascii"),  # visible ASCII only: the parser saw to it
-            version=request.version.decode("ascii"),
-            status=response.status,
-            size=response.bytes_sent,
-        )
 
 
 class _TurnAway(Protocol):

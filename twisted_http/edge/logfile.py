@@ -41,8 +41,10 @@ from typing import Any, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger, LogLevel, globalLogPublisher
+from zope.interface import implementer
 
-from .accesslog import AccessEntry, Formatter
+from ..channel.interfaces import IResponseObserver
+from .accesslog import AccessEntry, Formatter, formatter
 
 _log = Logger(namespace="minihttp.access")
 _entry = AccessEntry._make  # a third of the keyword constructor's cost, once per response
@@ -143,6 +145,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+@implementer(IResponseObserver)
 class AccessLog:
     """Gathers ``AccessEntry`` values and writes them, formatted, in batches; see the module
     docstring. ``clock`` is the reactor, or a ``Clock`` in tests."""
@@ -161,6 +164,8 @@ class AccessLog:
     def response_completed(self, request: Any, response: Any, started: float) -> None:
         """Log one ended response; ``request`` is None for an error page sent before a
         request head could be read. Never raises into the channel."""
+        if not response.logged:
+            return  # a health check's
         now = self._clock.seconds()
         if request is None:
             self.log(_entry((now, None, b"", b"", b"", response.status, response.bytes_sent,
@@ -225,3 +230,16 @@ class AccessLog:
         if not self._failed:  # once per run of failures, not once per batch
             self._failed = True
             _log.error("Access log lines lost: {error}", error=error)
+
+
+def open_access_log(path: str, format: str, clock: IReactorTime) -> AccessLog:
+    """The access log of ``--access-log PATH`` in ``format``: the file at ``path``,
+    standard output for ``-``, twisted.logger (twistd's log) for ``""``."""
+    sink: Sink
+    if path == "-":
+        sink = StreamSink(1)
+    elif path:
+        sink = FileSink(path)
+    else:
+        sink = LoggerSink()
+    return AccessLog(sink, formatter(format), clock)

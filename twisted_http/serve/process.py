@@ -49,8 +49,9 @@ class WorkerProcess(ProcessProtocol):
         assert self.transport is not None
         self.pid = self.transport.pid or 0
 
-    def signal(self, name: str) -> None:
-        """Send signal ``name`` ("TERM", "KILL") unless the process has ended."""
+    def signal(self, name: str | int) -> None:
+        """Send signal ``name`` ("TERM", "KILL", or a number such as ``signal.SIGUSR1``)
+        unless the process has ended."""
         if self.transport is None or self.ended.called:
             return
         try:

@@ -55,14 +55,16 @@ and ``tap.make_site`` turning it into a handler.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
+from ..edge.accesslog import DEFAULT_FORMAT, FORMATS
 from ..edge.proxies import TrustedProxies
 from ..wire.limits import ServerConfig, at_least, positive, setting
-from .kinds import PATH, Kind, ListOf, Origin, Refused, kind_of
+from .kinds import PATH, Kind, ListOf, Origin, Path, Refused, kind_of
 from .mounts import (
     HandlerMount,
     MountKind,
@@ -122,6 +124,26 @@ def metrics_path(instance: Any, attribute: attrs.Attribute[Any], value: str) -> 
     if value and (not value.startswith("/") or value != value.strip()):
         raise ValueError(f"metrics must be a path starting with /, such as /metrics,"
                          f" not {value!r}")
+
+
+def log_format(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in FORMATS:
+        raise ValueError(f"access_log_format must be one of {', '.join(FORMATS)},"
+                         f" not {value!r}")
+
+
+def log_path(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in ("", "-") and not os.path.isdir(os.path.dirname(value) or "."):
+        raise ValueError(f"access_log_path must be a file in an existing folder, not {value!r}")
+
+
+class LogPath(Path):
+    """A file path, or ``-`` for standard output (which no config file moves)."""
+
+    allowed = "a path or -"
+
+    def from_file(self, value: object, origin: Origin) -> str:
+        return "-" if value == "-" else super().from_file(value, origin)
 
 
 # -- ports ------------------------------------------------------------------------------------
@@ -234,6 +256,19 @@ class Settings:
         help="Serve Prometheus metrics at PATH (/metrics, say); with --workers, the whole"
              " server's.",
         why="Off: the figures tell how the site is used, which not every site shows.")
+    access_log_path: str = setting(
+        "", kind=LogPath(), validator=log_path, flag="access_log", metavar="PATH",
+        help="Write the access log to this file (opened in append mode, reopened on"
+             " SIGUSR1 for logrotate; every worker appends to it directly), or to"
+             " standard output with -. Unset, the lines go to twistd's log.",
+        why="twistd's log is where a server started by hand is watched; a file of its own"
+            " is for production, where logrotate moves it.")
+    access_log_format: str = setting(
+        DEFAULT_FORMAT, validator=log_format, metavar="FORMAT",
+        help="combined (NCSA common + Referer, User-Agent and the request's seconds),"
+             " common, or json (one object per line).",
+        why="nginx's and Apache's default, which every log tool reads; the duration"
+            " comes last, where those tools ignore it.")
     limits: ServerConfig = section(ServerConfig, title="Limits, timeouts and the server")
     static_options: StaticOptions = section(
         StaticOptions, "static_", "Static files: the defaults of every static mount")

@@ -28,6 +28,7 @@ from ..channel.factory import HTTPFactory
 from ..channel.interfaces import IRequestHandler
 from ..channel.routing import Router, normalize_prefix
 from ..edge.health import HealthCheck
+from ..edge.logfile import AccessLog, open_access_log
 from ..edge.proxies import Forwarding, TrustedProxies
 from ..edge.proxyprotocol import ProxyHeaderFactory, proxied
 from ..static.handler import StaticFiles
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from ..edge.metrics import Metrics
     from ..wsgi.handler import WSGIHandler
 
-__all__ = ["MAX_WORKERS", "Options", "makeService", "make_site", "serve"]
+__all__ = ["MAX_WORKERS", "Options", "log_events", "makeService", "make_site", "serve"]
 
 log = Logger()
 
@@ -55,12 +56,13 @@ class _DaemonThread(threading.Thread):
 @attrs.frozen
 class Site:
     """What one serving process builds from the settings: the factory, and its WSGI
-    thread pool and health check if there are any."""
+    thread pool, health check and access log if there are any."""
 
     factory: HTTPFactory
     counter: RequestCounter
     threads: ThreadPool | None
     health: HealthCheck | None
+    access_log: AccessLog | None = None
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N802
@@ -93,6 +95,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N80
     server = serve(settings, reactor, lambda factory: [
         Listening(reactor, *listen_with(port, factory, reactor)) for port in settings.port])
     if reactor is running:
+        log_events(reactor, server)
         reactor.callWhenRunning(_server_signals, reactor, server)
     return server
 
@@ -115,9 +118,12 @@ def listen_with(description: str, factory: HTTPFactory, reactor: Any) -> tuple[s
 
 
 def _pool_signals(reactor: Any, pool: Any) -> None:
-    """SIGTERM and SIGINT drain the workers; SIGHUP replaces them."""
+    """SIGTERM and SIGINT drain the workers; SIGHUP replaces them; SIGUSR1 is passed on
+    to them (each reopens its access log)."""
     stop_on_signals(reactor, pool.cut)
     signal.signal(signal.SIGHUP, lambda number, frame: reactor.callFromThread(pool.restart))
+    signal.signal(signal.SIGUSR1, lambda number, frame: reactor.callFromThread(
+        pool.reopen_logs))
 
 
 def serve(settings: Settings, reactor: Any,
@@ -129,6 +135,21 @@ def serve(settings: Settings, reactor: Any,
     return Server(site.factory, ports(site.factory), reactor, counter=site.counter,
                   threads=site.threads, health=site.health,
                   shutdown_timeout=settings.shutdown_timeout, **events)
+
+
+def log_events(reactor: Any, server: Server) -> None:
+    """The access log of a serving process (twistd alone, or a worker) follows the process:
+    SIGUSR1 reopens its file (logrotate), and what waits is written once the drain has
+    ended and the reactor stops."""
+    logs = [o for o in server.factory.observers if isinstance(o, AccessLog)]
+
+    def reopen() -> None:
+        for access_log in logs:
+            access_log.reopen()
+
+    for access_log in logs:
+        reactor.addSystemEventTrigger("after", "shutdown", access_log.close)
+    signal.signal(signal.SIGUSR1, lambda number, frame: reactor.callFromThread(reopen))
 
 
 def make_site(settings: Settings, reactor: Any) -> Site:
@@ -164,15 +185,18 @@ def make_site(settings: Settings, reactor: Any) -> Site:
         )))
     metrics = _metrics(settings, reactor, mounts)
     counter = RequestCounter()
+    access_log = (open_access_log(settings.access_log_path, settings.access_log_format, reactor)
+                  if config.access_log else None)
+    observers = [access_log, counter, metrics]
     trusted = TrustedProxies.parse(settings.trusted_proxy)
     factory = HTTPFactory(Router(mounts), config, clock=reactor,
-                          observers=(counter,) if metrics is None else (counter, metrics),
+                          observers=tuple(o for o in observers if o is not None),
                           forwarded=Forwarding(trusted) if trusted else None)
     if metrics is not None:
         metrics.gauge_source("connections", lambda: factory.open_connections)
         metrics.gauge_source("in_flight", factory.requests_in_flight)
         metrics.refusal_source(503, lambda: factory.turned_away)
-    return Site(factory, counter, pool, health)
+    return Site(factory, counter, pool, health, access_log)
 
 
 def _metrics(settings: Settings, reactor: Any,

@@ -196,11 +196,14 @@ def _recycle_when_served(server: Server, limit: int) -> Callable[[], None]:
 def main(args: list[str]) -> None:
     """Run one worker until SIGTERM or the parent's end; see the module docstring."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # until the access log is open
     fds_text, separator, *argv = args
     if separator != "--":
         raise SystemExit("usage: python -m twisted_http.serve.worker FD[,FD...] -- ARGUMENTS...")
     fds = [int(fd) for fd in fds_text.split(",")]
     from twisted.internet import reactor as installed
+
+    from .tap import log_events
 
     reactor: Any = installed
     log_pipe = LogPipe(reactor, sys.stdout)
@@ -210,6 +213,7 @@ def main(args: list[str]) -> None:
             service = worker_service(argv, fds, reactor)
         except UsageError as error:
             raise SystemExit(f"minihttp worker: {error}") from None
+        log_events(reactor, service)  # SIGUSR1 reopens its access log
         ParentWatch(reactor, sys.stdin.fileno(), lambda: _stop(reactor)).start()
         # Before listening: from then on SIGTERM must drain, not end the process.
         reactor.callWhenRunning(stop_on_signals, reactor, service.cut, (signal.SIGTERM,))

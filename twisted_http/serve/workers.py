@@ -40,6 +40,7 @@ it cannot pass a process extra file descriptors, which is the whole point here.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -383,6 +384,11 @@ class WorkerPool(Service):
             self._retire(process)
         self._slots = []
         return gatherResults([process.ended for process in running])
+
+    def reopen_logs(self) -> None:
+        """SIGUSR1 (logrotate has moved the log): each worker reopens its access log."""
+        for process in self._processes():
+            process.signal(signal.SIGUSR1)
 
     def cut(self) -> None:
         """A second SIGTERM: each worker cuts its drain short."""

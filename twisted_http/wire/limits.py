@@ -130,7 +130,8 @@ class ServerConfig:
         why="waitress's four plus headroom for apps that wait on databases; raise it for"
             " slow apps, lower it to bound memory.")
     access_log: bool = setting(
-        True, help="Log one line per response through twisted.logger.",
+        True, help="Log one line per response: where with --access-log, how with"
+             " --access-log-format.",
         why="Seeing what a server does is worth the cost; log at a proxy in front and"
             " turn it off when every core counts.")
     server_header: bytes = setting(
