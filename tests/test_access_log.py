@@ -3,6 +3,7 @@ batched writer (turns, order, reopen, failures) on a ``Clock``."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
-from twisted.logger import LogEvent, formatEvent
+from twisted.logger import LogEvent, LogPublisher, formatEvent, textFileLogObserver
 
 from twisted_http.edge.accesslog import (
     AccessEntry,
@@ -23,7 +24,14 @@ from twisted_http.edge.accesslog import (
     escape,
     formatter,
 )
-from twisted_http.edge.logfile import PIPE_BUF, AccessLog, FileSink, LoggerSink, StreamSink
+from twisted_http.edge.logfile import (
+    PIPE_BUF,
+    AccessLog,
+    FileSink,
+    LoggerSink,
+    StreamSink,
+    TwistdLogSink,
+)
 
 from .support import MemorySink
 
@@ -311,3 +319,18 @@ def test_logger_sink_emits_one_event_per_line() -> None:
     LoggerSink(events.append).write(["a\n", "b\n"])
     assert [formatEvent(e) for e in events] == ["a", "b"]
     assert {e["log_namespace"] for e in events} == {"minihttp.access"}
+
+
+def test_twistd_log_sink_writes_batches_straight_to_twistds_stream() -> None:
+    """Where twistd logs to a file or stdout (a FileLogObserver), the lines go to that
+    stream as they are, one write per batch, and make no log event; elsewhere (syslog,
+    a worker's pipe to its parent) they are twisted.logger events."""
+    stream, events = io.StringIO(), []
+    publisher = LogPublisher(textFileLogObserver(stream), events.append)
+    sink = TwistdLogSink(publisher)
+    sink.write(["a\n", "b\n"])
+    sink.write(["c\n"])
+    assert stream.getvalue() == "a\nb\nc\n" and events == []
+    elsewhere: list[LogEvent] = []
+    TwistdLogSink(LogPublisher(elsewhere.append)).write(["a\n"])
+    assert [formatEvent(e) for e in elsewhere] == ["a"]

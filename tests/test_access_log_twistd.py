@@ -100,6 +100,20 @@ def test_combined_lines_escaped_and_reopened_on_sigusr1(tmp_path: Path) -> None:
     assert lines_of(moved)[:2] == [first, hostile]
 
 
+def test_by_default_the_lines_go_to_twistds_log_as_they_are(tmp_path: Path) -> None:
+    """No --access-log: the combined lines are written into twistd's --logfile between
+    its own lines, without its time stamp and namespace, and the last of them by exit."""
+    site(tmp_path)
+    with running(tmp_path) as server:
+        for _ in range(3):
+            assert get(server.port, "/index.html")[0] == 200
+        server.signal(signal.SIGTERM)
+        assert server.wait() == 0
+    lines = [line for line in server.text().splitlines() if "GET /index.html" in line]
+    assert len(lines) == 3 and all(COMBINED.match(line) for line in lines), server.text()
+    assert "minihttp drained" in server.text()
+
+
 def test_workers_share_one_json_file_whole_lines_none_lost(tmp_path: Path) -> None:
     """--workers 2 --access-log-format json: every worker appends to the file itself;
     after N requests on several connections, a SIGUSR1 the parent passes on (mv, then

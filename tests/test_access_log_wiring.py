@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from twisted.python.usage import UsageError
 
 from twisted_http.edge.accesslog import CombinedFormat, CommonFormat, JSONFormat
-from twisted_http.edge.logfile import AccessLog, FileSink, LoggerSink, StreamSink
+from twisted_http.edge.logfile import AccessLog, FileSink, StreamSink, TwistdLogSink
 from twisted_http.serve.configfile import read_config
 from twisted_http.serve.convert import build_settings
 from twisted_http.serve.tap import make_site
@@ -37,7 +37,7 @@ def access_log_of(*argv: str) -> AccessLog | None:
 def test_the_default_is_combined_to_twistds_log() -> None:
     access_log = access_log_of()
     assert access_log is not None
-    assert isinstance(access_log.sink, LoggerSink)
+    assert isinstance(access_log.sink, TwistdLogSink)
     assert isinstance(access_log._format, CombinedFormat)
 
 

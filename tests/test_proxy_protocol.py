@@ -211,7 +211,7 @@ def test_behind_haproxy_send_proxy_v1_and_v2(tmp_path: Path) -> None:
             assert direct.recv(1024) == b""
     lines = [line for line in twistd_log.read_text().splitlines()
              if '"GET / HTTP/1.1" 200' in line]
-    assert len(lines) == 2 and all(f" {CLIENT} " in line for line in lines), lines
+    assert len(lines) == 2 and all(line.startswith(f"{CLIENT} - - ") for line in lines), lines
 
 
 def haproxy_http_config(port: int, backend: int) -> str:

@@ -95,7 +95,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:  # noqa: N80
     server = serve(settings, reactor, lambda factory: [
         Listening(reactor, *listen_with(port, factory, reactor)) for port in settings.port])
     if reactor is running:
-        log_events(reactor, server)
+        reactor.callWhenRunning(log_events, reactor, server)
         reactor.callWhenRunning(_server_signals, reactor, server)
     return server
 
@@ -119,11 +119,23 @@ def listen_with(description: str, factory: HTTPFactory, reactor: Any) -> tuple[s
 
 def _pool_signals(reactor: Any, pool: Any) -> None:
     """SIGTERM and SIGINT drain the workers; SIGHUP replaces them; SIGUSR1 is passed on
-    to them (each reopens its access log)."""
+    to them (each reopens its access log), then does what it did before."""
     stop_on_signals(reactor, pool.cut)
     signal.signal(signal.SIGHUP, lambda number, frame: reactor.callFromThread(pool.restart))
-    signal.signal(signal.SIGUSR1, lambda number, frame: reactor.callFromThread(
-        pool.reopen_logs))
+    on_sigusr1(reactor, pool.reopen_logs)
+
+
+def on_sigusr1(reactor: Any, action: Callable[[], object]) -> None:
+    """SIGUSR1 runs ``action`` in the reactor, then does what it did before: twistd,
+    once its logging has begun, rotates its ``--logfile`` on SIGUSR1."""
+    previous = signal.getsignal(signal.SIGUSR1)
+
+    def received(number: int, frame: Any) -> None:
+        reactor.callFromThread(action)
+        if callable(previous):
+            previous(number, frame)
+
+    signal.signal(signal.SIGUSR1, received)
 
 
 def serve(settings: Settings, reactor: Any,
@@ -139,8 +151,9 @@ def serve(settings: Settings, reactor: Any,
 
 def log_events(reactor: Any, server: Server) -> None:
     """The access log of a serving process (twistd alone, or a worker) follows the process:
-    SIGUSR1 reopens its file (logrotate), and what waits is written once the drain has
-    ended and the reactor stops."""
+    SIGUSR1 reopens its file (logrotate), then does what it did before (twistd rotates
+    its own --logfile on SIGUSR1); what waits is written once the drain has ended and
+    the reactor stops. Call it once the reactor runs, after twistd's own handler."""
     logs = [o for o in server.factory.observers if isinstance(o, AccessLog)]
 
     def reopen() -> None:
@@ -149,7 +162,7 @@ def log_events(reactor: Any, server: Server) -> None:
 
     for access_log in logs:
         reactor.addSystemEventTrigger("after", "shutdown", access_log.close)
-    signal.signal(signal.SIGUSR1, lambda number, frame: reactor.callFromThread(reopen))
+    on_sigusr1(reactor, reopen)
 
 
 def make_site(settings: Settings, reactor: Any) -> Site:

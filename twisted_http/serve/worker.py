@@ -213,7 +213,7 @@ def main(args: list[str]) -> None:
             service = worker_service(argv, fds, reactor)
         except UsageError as error:
             raise SystemExit(f"minihttp worker: {error}") from None
-        log_events(reactor, service)  # SIGUSR1 reopens its access log
+        reactor.callWhenRunning(log_events, reactor, service)  # SIGUSR1 reopens the log
         ParentWatch(reactor, sys.stdin.fileno(), lambda: _stop(reactor)).start()
         # Before listening: from then on SIGTERM must drain, not end the process.
         reactor.callWhenRunning(stop_on_signals, reactor, service.cut, (signal.SIGTERM,))
