@@ -12,7 +12,7 @@ from typing import Any
 
 from servers import BY_NAME as SERVERS_BY_NAME
 from servers import LOG_MODES, LOG_TITLES, SERVERS
-from workloads import WORKLOADS, RunResult, Workload
+from workloads import WORKER_ROWS, WORKLOADS, RunResult, Workload
 
 WORKERS_LABEL = "minihttp --workers 2"
 WSGI_ANCHORS = ("gunicorn gthread", "waitress", "cheroot")  # issue 15's WSGI comparison
@@ -198,9 +198,13 @@ def targets(by_mode: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     add("throughput with 1,000 idle connections within 5% of without",
         f"{under / without:.2f}× without" if under and without else None,
         (under >= 0.95 * without) if under and without else None)
-    two, one = _median(rows, "workers", WORKERS_LABEL), _median(rows, "workers", "minihttp")
-    add("`--workers 2` ≥ 1.6× one worker (static 1 KiB keep-alive)",
-        f"{two / one:.2f}×" if two and one else None, (two >= 1.6 * one) if two and one else None)
+    for workload in WORKER_ROWS:
+        two = _median(rows, workload.name, WORKERS_LABEL)
+        one = _median(rows, workload.name, "minihttp")
+        row = workload.title.split(", `--workers")[0]
+        add(f"`--workers 2` ≥ 1.6× one worker ({row})",
+            f"{two / one:.2f}×" if two and one else None,
+            (two >= 1.6 * one) if two and one else None)
     return out
 
 

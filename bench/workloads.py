@@ -89,7 +89,13 @@ WORKLOADS = [
              servers=("minihttp", "twistd web", "nginx", "ceiling")),
     Workload("workers", "static 1 KiB, keep-alive, `--workers 2` / 1 worker (cores 0-1)",
              "static", "/1k.bin", KIB, workers=True, servers=("minihttp",)),
+    Workload("workers-wsgi", "WSGI hello, keep-alive, `--workers 2` / 1 worker (cores 0-1)",
+             "wsgi", "/app/hello", 14, workers=True, servers=("minihttp",)),
+    Workload("workers-wsgi-close",
+             "WSGI hello, new connection each, `--workers 2` / 1 worker (cores 0-1)",
+             "wsgi", "/app/hello", 14, close=True, workers=True, servers=("minihttp",)),
 ]
+WORKER_ROWS = [workload for workload in WORKLOADS if workload.workers]
 BY_NAME = {workload.name: workload for workload in WORKLOADS}
 
 
