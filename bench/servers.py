@@ -13,17 +13,18 @@ client sends.
 The access log is run three ways (``LOG_MODES``), since it costs as much as
 the HTTP layer itself in some servers:
 
-- ``installed``: as the server comes. minihttp logs each request to where
-  twistd logs (stdout with ``twistd -n``, as ``make run`` and the docs run
-  it); ``twistd web`` too; nginx's packaged config logs every request to a
-  file (``access_log`` in ``/etc/nginx/nginx.conf``); gunicorn's default has
+- ``installed``: as the server comes. minihttp logs each request (combined
+  format) to where twistd logs (stdout with ``twistd -n``, as ``make run`` and
+  the docs run it), written to that stream in batches; ``twistd web`` too;
+  nginx's packaged config logs every request to a file (``access_log`` in
+  ``/etc/nginx/nginx.conf``); gunicorn's default has
   no access log (``--access-logfile`` is unset), and waitress and cheroot have
   none at all; the ceiling logs nothing.
 - ``off``: no access log anywhere: ``--no-access-log``; for twistd web, which
   has no option for it, ``twistd_web_nolog.tac`` (its own plugin's site with
   ``Site.log`` doing nothing); ``access_log off`` for nginx.
-- ``on``: an access log to a file everywhere a server has one:
-  ``--access-log FILE``, ``twistd web --logfile FILE``, nginx's
+- ``on``: an access log to a file everywhere a server has one: minihttp's
+  ``--access-log FILE`` (combined, as nginx's), ``twistd web --logfile FILE``, nginx's
   ``access_log FILE``, ``gunicorn --access-logfile FILE``. waitress, cheroot
   and the ceiling have none, and are left out of this table.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.python.usage import UsageError
 
 from twisted_http.edge.accesslog import CombinedFormat, CommonFormat, JSONFormat
@@ -14,7 +15,7 @@ from twisted_http.edge.logfile import AccessLog, FileSink, StreamSink, TwistdLog
 from twisted_http.serve.configfile import read_config
 from twisted_http.serve.convert import build_settings
 from twisted_http.serve.tap import make_site
-from twisted_http.testing import FakeConnection
+from twisted_http.testing import CLIENT_ADDRESS, FakeConnection
 
 from .support import MemorySink, parse
 
@@ -121,3 +122,19 @@ def test_refusals_are_logged() -> None:
     served.connect().send(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n")
     assert [line.split('"', 1)[1].rsplit(" ", 1)[0] for line in served.lines()] == [
         '-" 400', '-" 431', 'GET /index.html HTTP/1.1" 200']
+
+
+def test_turned_away_connections_are_logged() -> None:
+    """A connection turned away with a 503 (draining, or over --max-connections) is a
+    line too, with no request, as nginx logs its limit_conn refusals."""
+    served = Served("--access-log-format", "common")
+    factory = served.site.factory
+    factory.drain()
+    turned_away = factory.buildProtocol(CLIENT_ADDRESS)
+    transport = StringTransport()
+    turned_away.makeConnection(transport)
+    assert transport.value().startswith(b"HTTP/1.1 503 ") and transport.disconnecting
+    assert b"Retry-After: 1\r\n" in transport.value()
+    assert b"Connection: close\r\n" in transport.value()
+    [line] = served.lines()
+    assert line.split('"', 1)[1].split()[:2] == ['-"', "503"]

@@ -18,7 +18,7 @@ from zope.interface import implementer
 
 from ..wire.headers import Headers
 from ..wire.limits import ServerConfig
-from ..wire.serializer import DefaultFields, HTTPDate, response_head
+from ..wire.serializer import DefaultFields, HTTPDate
 from .interfaces import IConnection, IResponseObserver, IServer
 from .protocol import HTTPChannel
 from .request import ConnectionInfo, Request
@@ -140,7 +140,11 @@ class HTTPFactory(Factory):
 
 
 class _TurnAway(Protocol):
-    """A connection over max_connections, or while draining: 503 at once, then closed."""
+    """A connection over max_connections, or while draining: 503 at once, then closed.
+
+    Its page is a ``Response`` like any other, with this protocol as its owner,
+    so the observers (the access log, the metrics) see a refusal with no request.
+    """
 
     FULL = error_page(503, "The server is at its connection limit; try again shortly.")
     DRAINING = error_page(503, "The server is shutting down; try again shortly.")
@@ -148,19 +152,49 @@ class _TurnAway(Protocol):
     def __init__(self, server: HTTPFactory, body: bytes) -> None:
         self._server = server
         self._body = body
+        self._started = 0.0
 
     def connectionMade(self) -> None:
+        self._started = self._server.clock.seconds()
+        page = Response(self, b"GET", b"HTTP/1.1", keep_alive=False)
+        page.refusal = True
+        page.send(503, self._body, [(b"Content-Type", b"text/html; charset=utf-8"),
+                                    (b"Retry-After", b"1")])
+
+    # -- what the page needs of its owner -----------------------------------------------
+
+    def write(self, data: bytes) -> None:
         assert self.transport is not None
-        server = self._server
-        date = server.date.at(server.clock.seconds())
-        head = response_head(503, [
-            (b"Date", date),
-            (b"Server", server.config.server_header),
-            (b"Content-Type", b"text/html; charset=utf-8"),
-            (b"Content-Length", b"%d" % len(self._body)),
-            (b"Retry-After", b"1"),
-            (b"Connection", b"close"),
-        ])
-        self.transport.write(head + self._body)
+        self.transport.write(data)
+
+    def write_sequence(self, data: list[bytes]) -> None:
+        assert self.transport is not None
+        self.transport.writeSequence(data)
+
+    def direct_socket(self) -> int | None:
+        return None
+
+    def register_producer(self, producer: Any, streaming: bool) -> None:
+        raise RuntimeError("a turned-away connection's page is sent at once")
+
+    def unregister_producer(self) -> None:
+        pass
+
+    def head_defaults(self, date: bool, server: bool) -> bytes:
+        return self._server.head_defaults(date, server)
+
+    def connection_reusable(self) -> bool:
+        return False
+
+    def response_finished(self, response: Response) -> None:
+        assert self.transport is not None
+        self.transport.loseConnection()
+        self._server.response_completed(None, response, self._started)
+
+    def response_aborted(self, response: Response) -> None:
+        assert self.transport is not None
         self.transport.loseConnection()
 
+    def switch_protocols(self, response: Response, upgrade: bytes, head: bytes,
+                         protocol: Any) -> None:
+        raise RuntimeError("a turned-away connection switches to nothing")

@@ -208,7 +208,6 @@ def make_site(settings: Settings, reactor: Any) -> Site:
     if metrics is not None:
         metrics.gauge_source("connections", lambda: factory.open_connections)
         metrics.gauge_source("in_flight", factory.requests_in_flight)
-        metrics.refusal_source(503, lambda: factory.turned_away)
     return Site(factory, counter, pool, health, access_log)
 
 
