@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
 import socket
 import subprocess
 import threading
@@ -89,7 +90,13 @@ WORKLOADS = [
              servers=("minihttp", "twistd web", "nginx", "ceiling")),
     Workload("workers", "static 1 KiB, keep-alive, `--workers 2` / 1 worker (cores 0-1)",
              "static", "/1k.bin", KIB, workers=True, servers=("minihttp",)),
+    Workload("workers-wsgi", "WSGI hello, keep-alive, `--workers 2` / 1 worker (cores 0-1)",
+             "wsgi", "/app/hello", 14, workers=True, servers=("minihttp",)),
+    Workload("workers-wsgi-close",
+             "WSGI hello, new connection each, `--workers 2` / 1 worker (cores 0-1)",
+             "wsgi", "/app/hello", 14, close=True, workers=True, servers=("minihttp",)),
 ]
+WORKER_ROWS = [workload for workload in WORKLOADS if workload.workers]
 BY_NAME = {workload.name: workload for workload in WORKLOADS}
 
 
@@ -158,12 +165,14 @@ def run_wrk(context: Context, scripts: dict[str, Path], port: int, workload: Wor
     if workload.close:
         argv += ["-H", "Connection: close"]
     argv.append(f"http://127.0.0.1:{port}{workload.path}")
+    before = _children_cpu()
     try:
         done = subprocess.run(_pin(context, argv, workers), capture_output=True, text=True,
                               timeout=duration + 60)
     except subprocess.TimeoutExpired:
         result.fatal = "wrk did not finish"
         return
+    load_cpu = _children_cpu() - before  # wrk's own CPU: the room it leaves on shared cores
     line = next((text for text in done.stdout.splitlines() if text.startswith("BENCH ")), "")
     if not line:
         result.fatal = f"wrk failed: {(done.stderr or done.stdout).strip()[-200:]}"
@@ -190,6 +199,13 @@ def run_wrk(context: Context, scripts: dict[str, Path], port: int, workload: Wor
     else:
         result.value = requests / seconds
     result.metrics["requests"] = requests
+    result.metrics["load_cpu_ms_per_1k"] = load_cpu * 1e6 / requests
+
+
+def _children_cpu() -> float:
+    """User + system seconds of this process's reaped children (wrk, once it has ended)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_latency(context: Context, port: int, workload: Workload, duration: float,

@@ -334,3 +334,27 @@ def test_twistd_log_sink_writes_batches_straight_to_twistds_stream() -> None:
     elsewhere: list[LogEvent] = []
     TwistdLogSink(LogPublisher(elsewhere.append)).write(["a\n"])
     assert [formatEvent(e) for e in elsewhere] == ["a"]
+
+
+class Carrier:
+    """A log observer that also takes lines as they are, as a worker's pipe to its parent does."""
+
+    def __init__(self) -> None:
+        self.events: list[LogEvent] = []
+        self.lines: list[list[str]] = []
+
+    def __call__(self, event: LogEvent) -> None:
+        self.events.append(event)
+
+    def write_lines(self, lines: list[str]) -> None:
+        self.lines.append(lines)
+
+
+def test_twistd_log_sink_in_a_worker_hands_batches_to_the_pipe() -> None:
+    """In a --workers worker, whose only observer carries its log to the parent, a batch
+    goes to that observer whole (``write_lines``), not as one event per line."""
+    carrier = Carrier()
+    sink = TwistdLogSink(LogPublisher(carrier))
+    sink.write(["a\n", "b\n"])
+    sink.write(["c\n"])
+    assert carrier.lines == [["a\n", "b\n"], ["c\n"]] and carrier.events == []

@@ -31,11 +31,19 @@ from twisted_http.serve.listeners import (
     open_listeners,
     tcp_address,
 )
+from twisted_http.serve.process import WorkerProcess
 from twisted_http.serve.tap import MAX_WORKERS, makeService
 from twisted_http.serve.worker import LogPipe, ParentWatch
 from twisted_http.serve.workers import KILL_GRACE, RESTART_DELAY, WorkerPool
 
-from .support import free_port, parse, parse_options, recorded_log, wait_until_serving
+from .support import (
+    MemorySink,
+    free_port,
+    parse,
+    parse_options,
+    recorded_log,
+    wait_until_serving,
+)
 
 ROOT = Path(__file__).parent.parent
 LOOPBACK = TCPAddress(socket.AF_INET, "127.0.0.1", 0, 50)
@@ -357,6 +365,36 @@ def test_worker_log_records_become_events_of_the_parent(pool: Any) -> None:
     assert events[0]["log_time"] == 12.0
 
 
+class SilentPool:
+    def worker_said(self, process: Any, what: str) -> None:
+        pass
+
+    def worker_ended(self, process: Any, reason: Failure) -> None:
+        pass
+
+
+def test_access_lines_from_a_worker_reach_the_parents_log_as_they_are() -> None:
+    """A worker's access log batch travels as one record, however the pipe splits it, and
+    the parent writes its lines to its own log stream untouched: no event per line. Its
+    events around it are still events, and a garbled batch is logged as text."""
+    clock, out = Clock(), io.StringIO()
+    pipe = LogPipe(clock, out)
+    pipe({"log_format": "before", "log_time": 1.0})
+    lines = ['127.0.0.1 - - "GET /\\x22 HTTP/1.1" 200 5\n', "\u00e9 second\n"]
+    pipe.write_lines(lines)
+    pipe({"log_format": "after", "log_time": 2.0})
+    clock.advance(0)
+    sink = MemorySink()
+    protocol = WorkerProcess(SilentPool(), 0, 0.0, access_log=sink)
+    protocol.pid = 7
+    data = out.getvalue().encode("utf-8") + b"\x1d{not json\n"
+    with recorded_log() as events:
+        for index in range(len(data)):
+            protocol.outReceived(data[index:index + 1])
+    assert sink.writes == [lines]
+    assert [formatEvent(event) for event in events] == ["before", "after", "\x1d{not json"]
+
+
 # -- the worker's side --------------------------------------------------------------------------
 
 
@@ -538,9 +576,9 @@ def test_two_workers_serve_restart_and_stop_with_the_parent(server: Any) -> None
     assert process.wait(timeout=20) in (0, -signal.SIGTERM)  # twistd ends by the signal
     assert not any(alive(pid) for pid in workers)
     text = log.read_text()
-    # The access log, by default in twistd's log through the parent, written by the end.
-    assert re.search(rf'\[worker {survivor}\] 127\.0\.0\.1 - - \[[^]]+\] "GET /pid HTTP/1\.1" 200 ',
-                     text), text
+    # The access log, by default in twistd's log through the parent, written by the end,
+    # as plain lines between twistd's own, as one process writes them.
+    assert re.search(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /pid HTTP/1\.1" 200 ', text, re.M), text
     assert "minihttp stopping 2 workers" in text and "Traceback" not in text
 
 

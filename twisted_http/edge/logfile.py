@@ -30,8 +30,10 @@ Where lines go, a ``Sink``:
 - ``TwistdLogSink``, the default: where twistd writes its own log. When that
   is a file or standard output (twistd's ``FileLogObserver``: ``--logfile``,
   or ``-n``), each batch is written straight to that stream, lines as they
-  are, between twistd's own lines; otherwise (``--syslog``, a ``--logger``,
-  a ``--workers`` worker, whose log goes through its parent) it is a
+  are, between twistd's own lines. In a ``--workers`` worker, whose log goes
+  through its parent, the batch goes to the observer that carries it there
+  (one with a ``write_lines`` method), and the parent writes it to its own
+  stream the same way. Otherwise (``--syslog``, a ``--logger``) it is a
   ``LoggerSink``.
 
 A sink that fails (disk full, a closed pipe) reports it once through
@@ -153,21 +155,28 @@ class TwistdLogSink:
         self._publisher = publisher
         self._stream: Any = None
         self._events: LoggerSink | None = None
+        self._carrier: Any = None
 
     def _find(self) -> None:
         # twistd's observer is a FileLogObserver over the log file (a LogFile, which
         # rotates itself) or stdout; its stream is private, hence the care.
+        observers = getattr(self._publisher, "_observers", ())
         streams = [getattr(observer, "_outFile", None)
-                   for observer in getattr(self._publisher, "_observers", ())
-                   if isinstance(observer, FileLogObserver)]
-        if len(streams) == 1 and ioType(streams[0]) is str:
+                   for observer in observers if isinstance(observer, FileLogObserver)]
+        carriers = [observer for observer in observers if hasattr(observer, "write_lines")]
+        if len(carriers) == 1 and not streams:
+            self._carrier = carriers[0]  # a worker's pipe to its parent (serve/worker.py)
+        elif len(streams) == 1 and ioType(streams[0]) is str:
             self._stream = streams[0]
         else:
             self._events = LoggerSink(self._publisher)
 
     def write(self, lines: list[str]) -> None:
-        if self._stream is None and self._events is None:
+        if self._stream is None and self._events is None and self._carrier is None:
             self._find()
+        if self._carrier is not None:
+            self._carrier.write_lines(lines)
+            return
         if self._events is not None:
             self._events.write(lines)
             return

@@ -4,10 +4,17 @@ It relays the worker's log (JSON records on its stdout, plain lines on its
 stderr) into the parent's log with the worker's process id as their system,
 picks out what the worker tells the parent (``ready``, ``recycle``: see
 ``worker``), and tells the pool when the process ends.
+
+A worker's default access log is not made of log events: each batch of lines
+comes as one ``ACCESS_LINES`` record (the lines as one JSON string), and the
+parent writes them to its own log stream as they are (``TwistdLogSink``).
+Relayed as one event per line, they cost the parent a JSON decode, an event
+and twistd's formatting per request, on the cores the workers serve on.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Protocol
 
@@ -17,7 +24,12 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger, eventFromJSON, globalLogPublisher
 from twisted.python.failure import Failure
 
+from ..edge.logfile import Sink, TwistdLogSink
+
 log = Logger()
+
+# Starts a record of access log lines on a worker's stdout; JSON records start with \x1e.
+ACCESS_LINES = "\x1d"
 
 # A worker's output line longer than this is logged in pieces rather than held.
 MAX_LINE = 1 << 20
@@ -34,8 +46,10 @@ class Pool(Protocol):
 class WorkerProcess(ProcessProtocol):
     """One worker process in ``slot`` (a position of the pool, numbered from 0)."""
 
-    def __init__(self, pool: Pool, slot: int, started_at: float) -> None:
+    def __init__(self, pool: Pool, slot: int, started_at: float,
+                 access_log: Sink | None = None) -> None:
         self._pool = pool
+        self._access_log = access_log or _parent_log()
         self.slot = slot
         self.started_at = started_at
         self._out = b""
@@ -78,6 +92,9 @@ class WorkerProcess(ProcessProtocol):
 
     def _relay_event(self, record: bytes) -> None:
         """Re-emit one JSON log record of the worker as an event of ours."""
+        if record[:1] == b"\x1d":
+            self._relay_access(record)
+            return
         try:
             event = eventFromJSON(record.lstrip(b"\x1e").decode("utf-8", "replace"))
         except ValueError:
@@ -94,6 +111,17 @@ class WorkerProcess(ProcessProtocol):
             self.ready = self.ready or said == "ready"
             self._pool.worker_said(self, said)
 
+    def _relay_access(self, record: bytes) -> None:
+        """Write one batch of the worker's access log lines where the parent logs."""
+        try:
+            text = json.loads(record[1:])
+        except ValueError:
+            text = None
+        if not isinstance(text, str):
+            self._relay_text(record)
+            return
+        self._access_log.write(text.splitlines(keepends=True))
+
     def _relay_text(self, line: bytes) -> None:
         text = line.decode("utf-8", "replace").rstrip()
         self.last_error = text
@@ -106,6 +134,16 @@ class WorkerProcess(ProcessProtocol):
         self._out = self._err = b""
         self._pool.worker_ended(self, reason)
         self.ended.callback(None)
+
+
+_shared: list[Sink] = []
+
+
+def _parent_log() -> Sink:
+    """The parent's log stream, shared by every worker's relay (found at its first write)."""
+    if not _shared:
+        _shared.append(TwistdLogSink())
+    return _shared[0]
 
 
 def describe_end(reason: Failure) -> str:

@@ -9,8 +9,9 @@ its own WSGI thread pool), and listens on the sockets passed as FD (one per
 ``--port``, in order). Its log events go to stdout as JSON records, which the
 parent re-emits into its own log; stderr carries anything said before logging
 starts. The records are written once per turn of the reactor rather than one
-write per event: with the access log on, that is one write for all the
-requests a turn finished.
+write per event. The default access log's lines are no events: the access
+log hands each batch to ``LogPipe.write_lines``, which sends it as one record
+that the parent writes to its log stream unparsed (``process.ACCESS_LINES``).
 
 It tells the parent two things through log events with a ``minihttp_worker``
 key: ``ready`` once it listens (the parent waits for that before it stops the
@@ -28,6 +29,7 @@ each worker, decides how they stop.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -46,6 +48,7 @@ from zope.interface import implementer
 
 from .lifecycle import Server, stop_on_signals
 from .listeners import adopt_port
+from .process import ACCESS_LINES
 
 log = Logger()
 
@@ -133,7 +136,14 @@ class LogPipe:
         self._pending: Any = None
 
     def __call__(self, event: LogEvent) -> None:
-        record = f"\x1e{eventAsJSON(event)}\n"
+        self._add(f"\x1e{eventAsJSON(event)}\n")
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Access log lines, each ending in a newline, for the parent's log as they are:
+        one record for them all, in order with the events around them."""
+        self._add(f"{ACCESS_LINES}{json.dumps(''.join(lines))}\n")
+
+    def _add(self, record: str) -> None:
         self._records.append(record)
         self._size += len(record)
         if self._size >= self._most:
