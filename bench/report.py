@@ -7,7 +7,6 @@ import dataclasses
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from servers import BY_NAME as SERVERS_BY_NAME
@@ -326,99 +325,3 @@ def markdown(data: dict[str, Any]) -> str:
         met = {True: "yes", False: "**no**", None: "—"}[target["met"]]
         lines.append(f"| {target['target']} | {target['measured']} | {met} |")
     return "\n".join(lines)
-
-
-def write_docs(data: dict[str, Any], table: str, path: Path) -> None:
-    machine, versions = data["machine"], data["versions"]
-    server_notes = "\n".join(f"- **{s.name}**: {s.note}" for s in SERVERS if s.note)
-    pinning = ("server pinned to core 0 with `taskset`, load generator to core 1"
-               if data["pinned"] else "not pinned (fewer than two cores)")
-    path.write_text(f"""# Benchmarks
-
-minihttp against Twisted's own `twistd web`, nginx, gunicorn, waitress and cheroot,
-and against a ceiling: a bare Twisted reactor writing canned responses. Absolute
-numbers drift from machine to machine, and on a shared or virtual machine
-single figures move by a fifth from run to run; the ratios within one run are
-what to read.
-
-Run it yourself with `make bench` (about {max(1, data["elapsed_s"] // 60)} minutes here; it
-installs the anchors into `bench/.venv`, and nginx and wrk with apt-get when run as root).
-`.venv/bin/python bench/run.py --help` lists the options: `--quick` for a smoke
-check, `--only WORKLOAD`, `--servers`, `--logs`, `--rounds`, `--duration`, `--json`.
-`.venv/bin/python bench/inprocess.py` gives the in-process figure alone.
-
-Every server is measured three ways, one table each, and ratios are only
-read within a table: **as installed** (each server's own defaults: minihttp
-and `twistd web` log every request to where twistd logs, stdout under
-`twistd -n`; nginx's packaged config logs to a file; gunicorn's default has no
-access log; waitress and cheroot have none), **access logs off** everywhere,
-and **access logs on** everywhere, to a file (`--access-log FILE`,
-`twistd web --logfile FILE`, nginx `access_log`, gunicorn `--access-logfile`;
-waitress and cheroot have no access log and are left out). Each table has a
-CPU companion: the server's CPU time per 1,000 requests (user + system, from
-`/proc/PID/stat`, all its processes), with its ratio to the ceiling's, which
-is steadier than req/s on a shared machine.
-
-## Latest run
-
-{data["date"]}, `{data["command"]}`: {data["rounds"]} rounds of {data["duration"]:g} s runs,
-{data["elapsed_s"] // 60} min in all.
-
-- Machine: {machine["cpu"]}, {machine["cores"]} cores, {machine["memory"]},
-  {machine["system"]} {machine["kernel"]}; {pinning}.
-- Versions: {", ".join(f"{k} {v}" for k, v in versions.items())}.
-
-{table}
-
-![ratios to minihttp](benchmarks.png)
-
-## How it measures
-
-- Every server starts fresh for every run on 127.0.0.1 and an ephemeral port,
-  one process, and is stopped by its process group afterwards. Servers rotate
-  order from round to round (A B C, then B C A, ...); the table gives medians.
-- Load: wrk, one thread, 64 connections (`-H "Connection: close"` for the
-  new-connection rows; a Lua script for the POST body). The latency rows use
-  `bench/latency.py`, a fixed-rate client (wrk2 is not packaged): 10 keep-alive
-  connections sharing {data["latency_rate"]:g} req/s, latency counted from each
-  request's scheduled time so stalls are not hidden.
-- Checks: a request before and after the load, checked for status and exact body
-  length; wrk's connect, read, write, timeout and status ≥ 400 counts; bytes read
-  per response against the expected body. Any failure flags the run (⚠).
-- The 1,000 idle connections each make one request first, then sit open during
-  the load; RSS is the peak of the server's whole process group during the load.
-- In-process rows: `bench/inprocess.py`, minihttp's channel against twisted.web's
-  `HTTPChannel` (through `Site.buildProtocol`) on `StringTransport`, fed the same
-  bytes; twisted.web's figure is in the twistd web column.
-
-{server_notes}
-
-## What makes it fast
-
-Each step landed with its before/after figure and the command that measured
-it in its commit message.
-
-- **Parsing**: a head that arrived whole is parsed in one call, not one
-  `lineReceived` per line (`HTTPChannel.dataReceived` keeps `LineReceiver`'s
-  loop and adds that one step); field names already seen skip their token
-  check; only the fields that decide framing are looked at twice.
-- **Per-request objects**: `Request`, `RequestHead` and `ConnectionInfo` are
-  named tuples (a third of a frozen attrs class's construction time); the
-  Date and Server lines are formatted once a second; a head is joined once.
-- **Writing**: while the transport holds nothing, a response goes into the
-  socket with one `send`, not through Twisted's buffer and a later reactor
-  turn (two `epoll_ctl` calls and a poll saved per response); static file
-  bodies go out with `sendfile`.
-- **Static files**: lookups, validators, headers (`HeaderBlock`, checked
-  once) and small files' bytes are cached per mount and checked with a
-  `stat` per request, so an edit shows on the next request.
-- **WSGI**: requests reach the app threads through one queue that a lingering
-  runner drains, the reactor is woken once per batch of calls back, and a
-  response's head, chunks and end travel together.
-- **Cores**: `--workers N` runs N processes on `SO_REUSEPORT` sockets.
-
-What is left is mostly Twisted's own per-connection and per-turn work: on the
-new-connection rows, accepting, setting up and closing a connection (the
-transport, its addresses, the poller) costs more than the request itself, and
-the ceiling row shows the most any Twisted server can do here.
-""")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import anchors
 import inprocess
+import page
 import report
 from servers import BY_NAME as SERVERS_BY_NAME
 from servers import LOAD_CORE, LOG_MODES, SERVERS, Context, Running, ServerFailed
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report.markdown(data)
     print(json.dumps(data, indent=2) if args.json else text)
     if args.docs:
-        report.write_docs(data, text, DOCS / "benchmarks.md")
+        page.write_docs(data, text, DOCS / "benchmarks.md")
         if bench_venv:
             chart = DOCS / "benchmarks.png"
             subprocess.run([str(anchors.bench_bin("python")), str(anchors.BENCH / "chart.py"),
