@@ -669,6 +669,26 @@ def test_notify_finish_fires_on_finish() -> None:
     assert done.called and done.result is None  # type: ignore[attr-defined]
 
 
+def test_on_lost_is_called_only_when_the_connection_goes_first() -> None:
+    """on_lost's callback gets the reason when the client goes before the end, never
+    after a finished response, and at once when registered after the loss."""
+    held = Held()
+    conn = FakeConnection(held)
+    conn.send(GET + GET)
+    _, response = held.pending[0]
+    calls: list[object] = []
+    response.on_lost(calls.append)
+    response.send(200)
+    assert calls == []
+    _, second = held.pending[1]
+    second.on_lost(calls.append)
+    second.start(200)
+    conn.lose()
+    assert len(calls) == 1 and isinstance(calls[0], Failure)
+    second.on_lost(calls.append)
+    assert len(calls) == 2 and isinstance(calls[1], Failure)
+
+
 class RecordingProducer:
     def __init__(self) -> None:
         self.calls: list[str] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from html import escape
 from typing import Protocol
 
@@ -67,6 +67,7 @@ class Response:
         self._pending_head: bytes | None = None
         self._producer: Producer | None = None
         self._waiters: list[Deferred[None]] = []
+        self._on_lost: list[Callable[[Failure], object]] | None = None
         self.bytes_sent = 0  # body bytes, for the access log
         self.refusal = False  # an error page the channel sent by itself (a bad request)
 
@@ -281,6 +282,21 @@ class Response:
             self._waiters.append(waiter)
         return waiter
 
+    def on_lost(self, callback: Callable[[Failure], object]) -> None:
+        """Call ``callback(reason)`` if the connection goes before the response finishes.
+
+        ``notify_finish``'s failure without a Deferred, for what watches every
+        response (a WSGI exchange, a file sender): nothing is made per response
+        that finishes. ``callback`` must not raise.
+        """
+        if self._state is _State.CLOSED:
+            callback(Failure(ConnectionError(
+                "the connection closed before the response finished")))
+        elif self._state is not _State.FINISHED:
+            if self._on_lost is None:
+                self._on_lost = []
+            self._on_lost.append(callback)
+
     # -- the channel's side -------------------------------------------------
 
     def connection_lost(self, reason: Failure) -> None:
@@ -307,6 +323,12 @@ class Response:
             self._owner.unregister_producer()
 
     def _fire(self, result: Failure | None) -> None:
+        on_lost, self._on_lost = self._on_lost, None
+        if on_lost is not None and result is not None:
+            for callback in on_lost:
+                callback(result)
+        if not self._waiters:
+            return
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if result is None:

@@ -52,7 +52,7 @@ class FileSender:
         self._chunk_size = chunk_size
 
     def start(self) -> None:
-        self._response.notify_finish().addErrback(lambda _: self._close())
+        self._response.on_lost(lambda _: self._close())
         self._response.register_producer(self, streaming=False)
 
     def resumeProducing(self) -> None:  # noqa: N802

@@ -187,7 +187,7 @@ class _Exchange:
             self._environ["CONTENT_LENGTH"] = str(ahead.size)
             self._environ.pop("HTTP_TRANSFER_ENCODING", None)
         response.register_producer(self._out, True)
-        response.notify_finish().addErrback(self._lost)
+        response.on_lost(self._lost)
 
     # -- the app's thread -----------------------------------------------------
 
