@@ -216,6 +216,20 @@ def test_ping_interval_and_pong_timeout() -> None:
     assert isinstance(event, CloseConnection) and event.code == 1011
 
 
+def test_a_pong_timeout_longer_than_the_ping_interval_still_ends_a_silent_peer() -> None:
+    # Each ping must not push back the deadline of the one still unanswered: a peer
+    # that answers none is closed pong_timeout after the first ping, not never.
+    peer = Peer(ping_interval=10, pong_timeout=25, idle_timeout=0)
+    for _ in range(3):  # pings at 10, 20 and 30, none answered
+        peer.clock.advance(10)
+        assert [type(event) for event in peer.receive()] == [Ping]
+    peer.clock.advance(4.9)
+    assert peer.receive() == []
+    peer.clock.advance(0.1)
+    events = peer.receive()
+    assert any(isinstance(e, CloseConnection) and e.code == 1011 for e in events)
+
+
 def test_idle_timeout_counts_messages_not_pings() -> None:
     peer = Peer(idle_timeout=30, ping_interval=10, pong_timeout=5)
     for _ in range(2):

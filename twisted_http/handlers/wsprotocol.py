@@ -236,7 +236,8 @@ class WebSocketProtocol(Protocol):
     def _send_ping(self) -> None:
         if self._ws.state is ConnectionState.OPEN:
             self._write(self._ws.send(Ping(payload=b"minihttp")))
-            self._restart("pong", self.limits.pong_timeout, self._pong_timed_out)
+            if "pong" not in self._timers:  # a ping still unanswered keeps its deadline
+                self._restart("pong", self.limits.pong_timeout, self._pong_timed_out)
             self._restart("ping", self.limits.ping_interval, self._send_ping)
 
     def _pong_timed_out(self) -> None:
