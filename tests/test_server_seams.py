@@ -131,6 +131,29 @@ def test_observers_see_every_response_once_including_refusals_and_cut_offs() -> 
     assert observer.seen == [(b"/", 200, True), (b"/held", 200, False), (None, 400, True)]
 
 
+@implementer(IResponseObserver)
+class Broken:
+    def response_completed(
+        self, request: Request | None, response: Response, started: float
+    ) -> None:
+        raise ValueError("I/O operation on closed file")
+
+
+def test_an_observer_that_raises_is_logged_and_harms_neither_the_connection_nor_the_others(
+) -> None:
+    """Two pipelined requests are both answered, the observer after the broken one sees
+    both, and the failure is logged: a broken log must not stall keep-alive clients."""
+    observer = Observed()
+    factory = HTTPFactory(Router([("/", Fixed())]), QUIET, Clock(), (Broken(), observer))
+    with recorded_log() as events:
+        channel, transport = connect(factory)
+        channel.dataReceived(GET + GET)
+    assert [r.status for r in parse_responses(transport.value())] == [200, 200]
+    assert observer.seen == [(b"/", 200, True), (b"/", 200, True)]
+    assert not transport.disconnecting
+    assert [e for e in events if e.get("log_failure")]
+
+
 def test_the_factory_logs_nothing_itself() -> None:
     """One access log path: the factory only tells its observers (serve/ gives it the
     access log); a response makes no twisted.logger event of its own."""

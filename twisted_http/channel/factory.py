@@ -14,6 +14,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IProtocolNegotiationFactory, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from ..wire.headers import Headers
@@ -24,6 +25,8 @@ from .protocol import HTTPChannel
 from .request import ConnectionInfo, Request
 from .response import Response, error_page
 from .routing import Router
+
+_log = Logger()
 
 # See IServer.forwarded: what trusted proxies say a request's connection and host were.
 Forwarded = Callable[[ConnectionInfo, Headers, bytes], tuple[ConnectionInfo, bytes]]
@@ -130,7 +133,13 @@ class HTTPFactory(Factory):
         self, request: Request | None, response: Response, started: float
     ) -> None:
         for observer in self.observers:
-            observer.response_completed(request, response, started)
+            try:
+                observer.response_completed(request, response, started)
+            except Exception:
+                # One broken observer (a log on a closed stream) must cost neither the
+                # others their figures nor the connection its next request.
+                _log.failure("Response observer {observer} failed",
+                             observer=type(observer).__name__)
 
     def _check_drained(self) -> None:
         if self._drained and not self._connections:

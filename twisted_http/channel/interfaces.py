@@ -48,7 +48,8 @@ class IResponseObserver(Interface):
         be read (a 400, 408, 414 or 431). ``started`` is the server clock's time
         when the request head was complete (or when the error was found);
         ``response.status`` and ``response.bytes_sent`` say what was sent.
-        Called on the reactor thread, once per response; must not raise.
+        Called on the reactor thread, once per response; should not raise (an
+        exception is logged, and the other observers and the connection go on).
         """
 
 
