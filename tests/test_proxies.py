@@ -85,6 +85,8 @@ def test_nodes(text: str, node: Node) -> None:
     "", "example.com", "192.0.2.256", "192.0.2.60:", "192.0.2.60:0", "192.0.2.60:65536",
     "192.0.2.60:http", "[192.0.2.60]", "[2001:db8::1", "[2001:db8::1]x", "[]", "_",
     "1.2.3.4 5.6.7.8",
+    # A zone id is no part of a client's address, and ipaddress takes any text in it.
+    "fe80::1%<script>", "[fe80::1%<x>]:80", "[fe80::1%eth0]",
 ])
 def test_malformed_nodes(text: str) -> None:
     assert parse_node(text) is None

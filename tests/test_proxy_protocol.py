@@ -97,11 +97,12 @@ def test_local_command_keeps_the_real_peer() -> None:
     b"PROXY TCP4 not-an-address 192.0.2.1 4711 443\r\n" + REQUEST,
     b"PROXY TCP4 198.51.100.7 192.0.2.1 99999 443\r\n" + REQUEST,
     b"PROXY TCP6 198.51.100.7 192.0.2.1 4711 443\r\n" + REQUEST,
+    b"PROXY TCP6 fe80::1%<x> 2001:db8::1 4711 443\r\n" + REQUEST,
     b"PROXY " + b"x" * 200,  # no end of line within 107 bytes
     V2_SIGNATURE + b"\x31\x11\x00\x0c" + b"\x00" * 12 + REQUEST,  # version 3
     V2_SIGNATURE + b"\x2f\x11\x00\x0c" + b"\x00" * 12 + REQUEST,  # command 15
     b"\r\n\r\nGET",  # starts like a v2 signature, then is not one
-], ids=["missing", "bad-address", "bad-port", "wrong-family", "endless-v1", "v2-version",
+], ids=["missing", "bad-address", "bad-port", "wrong-family", "zone-id", "endless-v1", "v2-version",
         "v2-command", "near-v2"])
 @pytest.mark.parametrize("pieces", ["whole", "bytes"])
 def test_missing_or_malformed_header_closes_without_a_response(data: bytes, pieces: str) -> None:

@@ -135,6 +135,15 @@ def _port(text: str) -> int | None:
     return port if 0 < port <= 65535 else None
 
 
+def _node_address(text: str) -> Address | None:
+    """A hop's address; None for one with a zone id (``fe80::1%eth0``), which names no
+    client and in which ``ipaddress`` takes any text at all (``%<script>``)."""
+    address = _address(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        return None
+    return address
+
+
 def parse_node(text: str) -> Node | None:
     """``for=`` values and X-Forwarded-For members; None if malformed.
 
@@ -159,7 +168,7 @@ def parse_node(text: str) -> Node | None:
                 port = _port(port_text)
                 if port is None:
                     return None
-        address = _address(host)
+        address = _node_address(host)
         return None if address is None or address.version != 6 else Node(address, port)
     if text.count(":") == 1:  # IPv4 with a port
         host, _, port_text = text.partition(":")
@@ -168,7 +177,7 @@ def parse_node(text: str) -> Node | None:
             if port is None:
                 return None
         text = host
-    address = _address(text)
+    address = _node_address(text)
     return None if address is None else Node(address, port)
 
 

@@ -55,6 +55,8 @@ def _valid_address(address: IAddress | None) -> bool:
         parsed = ipaddress.ip_address(address.host)
     except ValueError:
         return False
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.scope_id is not None:
+        return False  # a zone id: ipaddress takes any text in it (fe80::1%<x>)
     return parsed.version == (4 if isinstance(address, IPv4Address) else 6) and (
         0 <= address.port <= 65535)
 
