@@ -179,3 +179,25 @@ def test_a_direct_send_never_overtakes_bytes_the_transport_holds() -> None:
         held.pending[1][1].send(200, body_of(10))
         received += _drain(client_end) + transport.value()  # the transport's bytes come next
     assert [r.body for r in parse_responses(received)] == [body_of(200_000), body_of(10)]
+
+
+def test_a_close_after_everything_went_into_the_socket_sets_no_write_timer() -> None:
+    """Connection: close answered whole through the socket: the transport holds nothing
+    and closes on its next turn, so no write deadline is scheduled for the client; with
+    bytes left in the transport, one is (the client must read them in time)."""
+    for size, filled in ((10, False), (200_000, True)):
+        server_end, client_end = socket.socketpair()
+        with server_end, client_end:
+            server_end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            server_end.setblocking(False)
+            clock = Clock()
+            held = Held()
+            factory = HTTPFactory(Router([("/", held)]), ServerConfig(access_log=False), clock)
+            channel = factory.buildProtocol(None)
+            transport = SocketBackedTransport(server_end)
+            channel.makeConnection(transport)
+            channel.dataReceived(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            held.pending[0][1].send(200, body_of(size))
+            assert transport.disconnecting
+            assert bool(transport.value()) is filled
+            assert len(clock.getDelayedCalls()) == (1 if filled else 0)

@@ -117,8 +117,13 @@ class WriteFlow:
         """From now on everything goes through the transport (the connection is ending)."""
         self._socket = None
 
-    def close(self) -> None:
-        """The channel is closing: no more direct sends, and the transport may close."""
+    def close(self) -> bool:
+        """The channel is closing: no more direct sends, and the transport may close.
+
+        True when every byte went into the socket itself, so the transport holds
+        none: it closes on its next turn whether the client reads or not.
+        """
+        sent = self._socket is not None and self.drained
         self.detach()
         self.end_direct()
         transport = self._transport
@@ -129,6 +134,7 @@ class WriteFlow:
         if transport is not None and self._registered:
             self._registered = False
             transport.unregisterProducer()  # type: ignore[attr-defined]
+        return sent
 
     def release(self) -> None:
         """The connection is gone: forget the channel, the transport and any producer."""

@@ -366,9 +366,9 @@ class HTTPChannel(RequestReader):
         self._parser.fail()
         transport = self.transport
         assert transport is not None
-        self._flow.close()  # unregisters it: else the transport's close waits on it
+        if not self._flow.close():  # (unregistered: else the transport's close waits on it)
+            self._write_deadline.set(self._config.write_timeout, self.abort)  # bytes wait
         transport.loseConnection()
-        self._write_deadline.set(self._config.write_timeout, self.abort)
 
     def _write_flow_changed(self) -> None:
         if self._flow.blocked:
