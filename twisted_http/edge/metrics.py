@@ -4,7 +4,7 @@ The figures:
 
 - ``minihttp_requests_total{method, status_class, mount}``: responses to requests
   whose head was read; ``method`` is one of the standard methods or ``other``,
-  ``status_class`` is ``2xx``..``5xx``, ``mount`` the prefix that answered;
+  ``status_class`` is ``1xx`` (an upgrade's 101)..``5xx``, ``mount`` the prefix that answered;
 - ``minihttp_response_bytes_total{mount}``: body bytes sent;
 - ``minihttp_request_duration_seconds{mount}``: a histogram, from the end of the
   request head to the end of the response;
