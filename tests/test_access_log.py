@@ -358,3 +358,16 @@ def test_twistd_log_sink_in_a_worker_hands_batches_to_the_pipe() -> None:
     sink.write(["a\n", "b\n"])
     sink.write(["c\n"])
     assert carrier.lines == [["a\n", "b\n"], ["c\n"]] and carrier.events == []
+
+
+@pytest.mark.parametrize("name", ["combined", "common", "json"])
+def test_remembered_values_stay_bounded_however_many_distinct_ones_come(name: str) -> None:
+    """A scan with a new target and address each time cannot grow a formatter's memory."""
+    from twisted_http.edge.accesslog import _Remembered
+
+    format = formatter(name)
+    for n in range(2 * _Remembered.MOST + 1):
+        format(AccessEntry(0.0, f"10.{n >> 16}.{(n >> 8) & 255}.{n & 255}", b"GET",
+                           b"/%d" % n, b"HTTP/1.1", 404, 0, 0.0, b"r%d" % n, b"a%d" % n))
+    memos = [value for value in vars(format).values() if isinstance(value, _Remembered)]
+    assert len(memos) == 2 and all(len(memo) <= _Remembered.MOST for memo in memos)

@@ -28,7 +28,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 FORMATS = ("combined", "common", "json")
 DEFAULT_FORMAT = "combined"
@@ -65,16 +65,21 @@ def escape(value: bytes) -> str:
     return _UNSAFE.sub(_escape_match, value).decode("ascii")
 
 
-class _Escaped(dict[bytes, str]):
-    """``escape``, remembered: a busy server logs the same targets, agents and referers
-    over and over, and a dictionary lookup is a tenth of a regular expression search."""
+class _Remembered(dict[Any, str]):
+    """``make``, remembered: a busy server logs the same clients, targets, agents and
+    referers over and over, and a dictionary lookup is a tenth of a regular expression
+    search."""
 
     MOST = 4096  # distinct values kept; then it starts over, so a scan cannot grow it
 
-    def __missing__(self, value: bytes) -> str:
+    def __init__(self, make: Callable[[Any], str]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, value: Any) -> str:
         if len(self) >= self.MOST:
             self.clear()
-        text = self[value] = escape(value)
+        text = self[value] = self._make(value)
         return text
 
 
@@ -93,8 +98,8 @@ class _TextFormat:
     """What the text formats share: escaped values, client names and the time, remembered."""
 
     def __init__(self) -> None:
-        self._escaped = _Escaped()
-        self._clients: dict[str | None, str] = {}
+        self._escaped = _Remembered(escape)
+        self._clients = _Remembered(_client)
         self._second = -1
         self._stamp = ""
 
@@ -104,12 +109,7 @@ class _TextFormat:
         second = int(when)
         if second != self._second:
             self._second, self._stamp = second, _clf_time(second)
-        clients = self._clients
-        name = clients.get(client)
-        if name is None:
-            if len(clients) >= _Escaped.MOST:
-                clients.clear()
-            name = clients[client] = _client(client)
+        name = self._clients[client]
         if not method:
             # Nothing readable came: nginx logs such a request as "-" as well.
             return f'{name} - - [{self._stamp}] "-"'
@@ -149,6 +149,11 @@ def _json_string(value: bytes | None) -> str:
     return json.dumps(value.decode("utf-8", "backslashreplace"))
 
 
+def _json_client(client: str | None) -> str:
+    """The client address as a JSON string literal, or null on a UNIX socket."""
+    return "null" if client is None else _json_string(client.encode("utf-8"))
+
+
 def _json_time(second: float) -> tuple[str, str]:
     local = time.localtime(second)
     offset = time.strftime("%z", local)
@@ -170,8 +175,8 @@ class JSONFormat:
         self._second = -1
         self._stamp = ""
         self._offset = ""
-        self._strings = _JSONStrings()
-        self._clients: dict[str | None, str] = {}
+        self._strings = _Remembered(_json_string)
+        self._clients = _Remembered(_json_client)
 
     def __call__(self, entry: AccessEntry) -> str:
         when, client, method, target, version, status, size, duration, referer, agent = entry
@@ -179,13 +184,7 @@ class JSONFormat:
         if second != self._second:
             self._second = second
             self._stamp, self._offset = _json_time(second)
-        clients = self._clients
-        name = clients.get(client)
-        if name is None:
-            if len(clients) >= _Escaped.MOST:
-                clients.clear()
-            name = clients[client] = (
-                "null" if client is None else _json_string(client.encode("utf-8")))
+        name = self._clients[client]
         strings = self._strings
         return (
             f'{{"time": "{self._stamp}.{int((when - second) * 1000):03d}{self._offset}", '
@@ -194,16 +193,6 @@ class JSONFormat:
             f'"status": {status}, "bytes": {size}, "duration": {duration:.6f}, '
             f'"referer": {strings[referer]}, "user_agent": {strings[agent]}}}\n'
         )
-
-
-class _JSONStrings(dict[bytes | None, str]):
-    """``_json_string``, remembered, as ``_Escaped`` remembers ``escape``."""
-
-    def __missing__(self, value: bytes | None) -> str:
-        if len(self) >= _Escaped.MOST:
-            self.clear()
-        text = self[value] = _json_string(value)
-        return text
 
 
 Formatter = Callable[[AccessEntry], str]
