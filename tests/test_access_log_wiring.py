@@ -124,6 +124,23 @@ def test_refusals_are_logged() -> None:
         '-" 400', '-" 431', 'GET /index.html HTTP/1.1" 200']
 
 
+def test_refusals_with_no_request_name_the_client() -> None:
+    """A 400 or 408 before any head, and a 503 turn-away, still say who was refused:
+    those are the lines an operator looks up a scanner or a slowloris by."""
+    served = Served("--access-log-format", "common")
+    served.connect().send(b"NONSENSE\r\n\r\n")
+    slow = served.connect()
+    slow.send(b"GET / HTTP/1.1\r\nHost: a\r\n")
+    served.clock.advance(60)  # the head deadline: 408
+    factory = served.site.factory
+    factory.drain()
+    turned_away = factory.buildProtocol(CLIENT_ADDRESS)
+    turned_away.makeConnection(StringTransport(peerAddress=CLIENT_ADDRESS))
+    lines = served.lines()
+    assert [line.split()[6] for line in lines] == ["400", "408", "503"]
+    assert [line.split()[0] for line in lines] == [CLIENT_ADDRESS.host] * 3
+
+
 def test_turned_away_connections_are_logged() -> None:
     """A connection turned away with a 503 (draining, or over --max-connections) is a
     line too, with no request, as nginx logs its limit_conn refusals."""

@@ -167,6 +167,8 @@ class _TurnAway(Protocol):
         self._started = self._server.clock.seconds()
         page = Response(self, b"GET", b"HTTP/1.1", keep_alive=False)
         page.refusal = True
+        assert self.transport is not None
+        page.connection = ConnectionInfo.from_transport(self.transport)
         page.send(503, self._body, [(b"Content-Type", b"text/html; charset=utf-8"),
                                     (b"Retry-After", b"1")])
 

@@ -45,7 +45,8 @@ class IResponseObserver(Interface):
         """``response`` has ended: whole (``response.finished``) or cut off.
 
         ``request`` is None for an error page sent before a request head could
-        be read (a 400, 408, 414 or 431). ``started`` is the server clock's time
+        be read (a 400, 408, 414 or 431) and for a connection turned away with a
+        503; ``response.connection`` then says whose it was. ``started`` is the server clock's time
         when the request head was complete (or when the error was found);
         ``response.status`` and ``response.bytes_sent`` say what was sent.
         Called on the reactor thread, once per response; should not raise (an

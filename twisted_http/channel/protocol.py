@@ -349,7 +349,7 @@ class HTTPChannel(RequestReader):
                 self._started = self._server.clock.seconds()
             method = self._parser.method or b"GET"  # an error page to HEAD has no body either
             page = Response(self._link, method, b"HTTP/1.1", keep_alive=False)
-            page.refusal = True
+            page.refusal, page.connection = True, self._connection
             page.send_error(error.status, error.message)
         self._log.info(
             "Refused a request from {client}: {status} {message}",

@@ -24,6 +24,7 @@ from ..wire.framing import HTTP_10, BodyMode, response_body_mode
 from ..wire.headers import is_field_value
 from ..wire.serializer import LAST_CHUNK, STATUS_LINES, chunk, status_line
 from .flow import Producer
+from .request import ConnectionInfo
 from .upgrade import UpgradeRefused
 
 
@@ -70,6 +71,9 @@ class Response:
         self._on_lost: list[Callable[[Failure], object]] | None = None
         self.bytes_sent = 0  # body bytes, for the access log
         self.refusal = False  # an error page the channel sent by itself (a bad request)
+        # Set on a page sent before any request was read (observers then get no request):
+        # the connection it went to, so the access log can still name the client.
+        self.connection: ConnectionInfo | None = None
 
     @property
     def started(self) -> bool:

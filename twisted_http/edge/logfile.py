@@ -220,8 +220,10 @@ class AccessLog:
             return  # a health check's
         now = self._clock.seconds()
         if request is None:
-            self.log(_entry((now, None, b"", b"", b"", response.status, response.bytes_sent,
-                             now - started, None, None)))
+            connection = response.connection  # who was refused, where the channel knows
+            client = connection.client_host if connection is not None else None
+            self.log(_entry((now, client, b"", b"", b"", response.status,
+                             response.bytes_sent, now - started, None, None)))
             return
         headers = request.headers
         entries = self._entries
