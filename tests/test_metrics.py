@@ -145,3 +145,14 @@ def test_page_serves_the_exposition() -> None:
                  mount="/app") == 1
     assert head.status == 200 and head.body == b""
     assert post.status == 405 and deeper.status == 404
+
+
+def test_an_accept_prometheus_client_cannot_read_gets_the_text_format() -> None:
+    """prometheus_client's choose_encoder raises on a malformed OpenMetrics version: the
+    client's header must cost it the format it asked for, not a 500 and a traceback."""
+    metrics = Metrics(lambda: 0.0, multiprocess=False)
+    connection = FakeConnection(MetricsPage(metrics))
+    connection.request(b"GET", b"/", [(b"Accept", b"application/openmetrics-text; version=x")])
+    [page] = parse_responses(connection.transport.value())
+    assert page.status == 200
+    assert page.headers.get(b"content-type", b"").startswith(b"text/plain; version=0.0.4")

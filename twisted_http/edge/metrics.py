@@ -222,7 +222,10 @@ class Metrics:
         """(text, content type) now: this process's figures, or every worker's, in the
         format the ``Accept`` header asks for (Prometheus text 0.0.4 by default)."""
         self.flush()
-        encode, content_type = choose_encoder(accept)
+        try:
+            encode, content_type = choose_encoder(accept)
+        except Exception:  # it raises on some malformed values (version=x): the default
+            encode, content_type = choose_encoder("")
         if not self.multiprocess:
             return encode(self.registry), content_type
         folder = os.environ[MULTIPROCESS_DIR]
