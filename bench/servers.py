@@ -49,6 +49,7 @@ SERVER_CORE = "0"
 LOAD_CORE = "1"
 THREADS = 10  # minihttp's and Twisted's default WSGI thread pool
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WORKER_READY = "minihttp worker listening"  # each --workers process logs it once it listens
 
 
 class ServerFailed(Exception):
@@ -270,6 +271,8 @@ class Running:
         running = cls(server, port, process, log)
         try:
             running._wait_listening(timeout)
+            if workers > 1:
+                running._wait_workers(workers, timeout)
         except BaseException:
             running.stop()
             raise
@@ -286,6 +289,22 @@ class Running:
             except OSError:
                 time.sleep(0.05)
         raise ServerFailed(f"not listening after {timeout:.0f}s: {self.log_tail()}")
+
+    def _wait_workers(self, workers: int, timeout: float) -> None:
+        """Until every ``--workers`` process says it listens. The parent opens the
+        sockets, so the port accepts before the workers have started; connections
+        the kernel puts on a worker still importing would wait for it, and its start
+        would be counted in the run."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailed(f"exited with {self.process.returncode}: {self.log_tail()}")
+            text = self.log.read_text(errors="replace")
+            if text.count(WORKER_READY) >= workers:
+                return
+            time.sleep(0.05)
+        raise ServerFailed(f"not {workers} workers listening after {timeout:.0f}s: "
+                           f"{self.log_tail()}")
 
     def alive(self) -> bool:
         return self.process.poll() is None
