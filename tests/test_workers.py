@@ -395,6 +395,29 @@ def test_access_lines_from_a_worker_reach_the_parents_log_as_they_are() -> None:
     assert [formatEvent(event) for event in events] == ["before", "after", "\x1d{not json"]
 
 
+def test_a_batch_of_long_access_lines_reaches_the_parent_whole() -> None:
+    """A full batch (256 lines) of what a client can make long (an 8 KiB target and
+    headers of quotes, each escaped to four bytes, then JSON-escaped) is far past the
+    parent's 1 MiB line limit as one record: it must still arrive as the same lines,
+    not be cut and logged as errors."""
+    clock, out = Clock(), io.StringIO()
+    pipe = LogPipe(clock, out)
+    line = '127.0.0.1 - - "GET /' + "\\x22" * 2000 + ' HTTP/1.1" 200 5 "-" "' + (
+        "\\x5C" * 2000) + '" 0.000100\n'
+    lines = [line] * 256
+    pipe.write_lines(lines)
+    clock.advance(0)
+    sink = MemorySink()
+    protocol = WorkerProcess(SilentPool(), 0, 0.0, access_log=sink)
+    protocol.pid = 7
+    data = out.getvalue().encode("utf-8")
+    with recorded_log() as events:
+        for index in range(0, len(data), 65536):
+            protocol.outReceived(data[index:index + 65536])
+    assert [line for batch in sink.writes for line in batch] == lines
+    assert events == []
+
+
 # -- the worker's side --------------------------------------------------------------------------
 
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 import os
 import select
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -106,16 +107,8 @@ class StreamSink:
         self._fd = fd
 
     def write(self, lines: list[str]) -> None:
-        piece: list[str] = []
-        size = 0
-        for line in lines:
-            if size + len(line) > PIPE_BUF and piece:
-                _write_all(self._fd, "".join(piece).encode("ascii", "backslashreplace"))
-                piece, size = [], 0
-            piece.append(line)
-            size += len(line)
-        if piece:
-            _write_all(self._fd, "".join(piece).encode("ascii", "backslashreplace"))
+        for piece in pieces(lines, PIPE_BUF):
+            _write_all(self._fd, piece.encode("ascii", "backslashreplace"))
 
     def reopen(self) -> None:
         pass  # nothing to reopen: whoever holds the other end rotates
@@ -188,6 +181,21 @@ class TwistdLogSink:
 
     def close(self) -> None:
         pass
+
+
+def pieces(lines: list[str], most: int) -> Iterator[str]:
+    """``lines`` joined into pieces of at most ``most`` characters, cut only at line ends
+    (a longer line is a piece of its own)."""
+    piece: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) > most and piece:
+            yield "".join(piece)
+            piece, size = [], 0
+        piece.append(line)
+        size += len(line)
+    if piece:
+        yield "".join(piece)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -46,9 +46,10 @@ from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 from zope.interface import implementer
 
+from ..edge.logfile import pieces
 from .lifecycle import Server, stop_on_signals
 from .listeners import adopt_port
-from .process import ACCESS_LINES
+from .process import ACCESS_LINES, MAX_LINE
 
 log = Logger()
 
@@ -140,8 +141,10 @@ class LogPipe:
 
     def write_lines(self, lines: list[str]) -> None:
         """Access log lines, each ending in a newline, for the parent's log as they are:
-        one record for them all, in order with the events around them."""
-        self._add(f"{ACCESS_LINES}{json.dumps(''.join(lines))}\n")
+        one record for them all, in order with the events around them; several when they
+        are long, since the parent cuts a record past ``MAX_LINE`` (JSON can double them)."""
+        for piece in pieces(lines, MAX_LINE // 4):
+            self._add(f"{ACCESS_LINES}{json.dumps(piece)}\n")
 
     def _add(self, record: str) -> None:
         self._records.append(record)
