@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
@@ -228,6 +229,18 @@ def test_websocket_timers_run_on_the_servers_clock() -> None:
     conn.clock.advance(0.1)
     ws.events()
     assert ws.close_code == 1001 and ws.close_reason == "idle timeout"
+
+
+def test_a_drain_closes_websockets_with_1001_and_ends_when_they_have() -> None:
+    """A server stopping says 1001 going away to its WebSocket clients at once, and the
+    drain ends with the close handshake, not at --shutdown-timeout with a 1006 cut."""
+    conn, ws = websocket()
+    done = conn.factory.drain()
+    ws.events()
+    assert ws.close_code == 1001  # the client answered the close as it read it
+    assert conn.closed
+    conn.channel.connectionLost(Failure(ConnectionDone()))
+    assert done.called
 
 
 def test_a_refused_websocket_handshake() -> None:

@@ -1,11 +1,10 @@
 """HTTPChannel: one connection's request cycle, glue between the reader and the handlers.
 
-The reading half is ``RequestReader`` (reader.py): LineReceiver's loop driven
-by the parser. This half answers what it reads. Requests are answered strictly
-one at a time: once a request has been read, reading stops until its response
-is finished, so pipelined requests wait unparsed and responses can never go out
-of order (Twisted's CVE-2023-46137 and CVE-2024-41671 were both this going
-wrong).
+The reading half is ``RequestReader`` (reader.py): LineReceiver's loop driven by the
+parser. This half answers what it reads. Requests are answered strictly one at a time:
+once a request has been read, reading stops until its response is finished, so pipelined
+requests wait unparsed and responses can never go out of order (Twisted's CVE-2023-46137
+and CVE-2024-41671 were both this going wrong).
 
 Bad input ends in ``_refuse``: a status and a short body if no response has
 started, then the connection closes. Nothing after a bad request is parsed.
@@ -120,10 +119,9 @@ class HTTPChannel(RequestReader):
             response.connection_lost(reason)
             if cut_off:
                 self._server.response_completed(self._request, response, self._started)
-        # Nothing below is needed any more. Dropping it breaks the reference
-        # cycles through this channel (its request's body, its flow and its
-        # response link call back into it), so reference counting frees a
-        # connection at once instead of leaving it to the cyclic collector.
+        # Nothing below is needed any more. Dropping it breaks the reference cycles through
+        # this channel (its request's body, its flow and its response link call back into
+        # it), so reference counting frees a connection at once, not the cyclic collector.
         self._head = self._request = self._response = None
         self._flow.release()
         self._link.release()
@@ -137,6 +135,8 @@ class HTTPChannel(RequestReader):
 
     def drain(self) -> None:
         self._draining = True
+        if self._successor is not None:  # switched: a protocol with a drain() is told so
+            getattr(self._successor, "drain", lambda: None)()
         if self._closed or self._request is not None or not self._awaiting_request:
             return
         if self._fresh:

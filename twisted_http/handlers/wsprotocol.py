@@ -184,6 +184,10 @@ class WebSocketProtocol(Protocol):
         event = TextMessage(message) if isinstance(message, str) else BytesMessage(message)
         self._write(self._ws.send(event))
 
+    def drain(self) -> None:
+        """The server is stopping (the channel passes its drain on): 1001, going away."""
+        self.close(GOING_AWAY, "server shutting down")
+
     def close(self, code: int = NORMAL, reason: str = "") -> None:
         """Start the close handshake; the connection drops if the peer does not answer."""
         if self._ended or self._ws.state is not ConnectionState.OPEN:
