@@ -243,6 +243,18 @@ def test_a_drain_closes_websockets_with_1001_and_ends_when_they_have() -> None:
     assert done.called
 
 
+def test_a_websocket_opened_in_a_drains_grace_is_closed_with_1001_at_once() -> None:
+    """A connection accepted just before a drain may still send its first request; if
+    that opens a WebSocket, it learns of the drain as soon as it is open."""
+    clock = Clock()
+    conn = FakeConnection(Router([("/echo", EchoResource(clock=clock))]), clock=clock)
+    conn.factory.drain()  # fresh: the channel waits a second for its first request
+    ws = WebSocketClient(conn, "/echo")
+    assert ws.accepted
+    ws.events()
+    assert ws.close_code == 1001 and conn.closed
+
+
 def test_a_refused_websocket_handshake() -> None:
     clock = Clock()
     echo = EchoResource(clock=clock, origins=["https://a.example"])

@@ -231,11 +231,9 @@ class HTTPChannel(RequestReader):
         try:
             mount.handle(request, response)
         except Exception:
-            self._log.failure(
-                "Handler failed on {method} {target}",
-                method=head.method.decode("ascii"),
-                target=head.target.decode("ascii"),
-            )
+            self._log.failure("Handler failed on {method} {target}",
+                              method=head.method.decode("ascii"),
+                              target=head.target.decode("ascii"))
             response.fail()
         finally:
             self._update_reading()
@@ -335,6 +333,8 @@ class HTTPChannel(RequestReader):
             transport.resumeProducing()  # type: ignore[attr-defined]
         if early:
             protocol.dataReceived(early)
+        if self._draining:  # switched in a drain's grace: the protocol hears of it now
+            self.drain()
 
     # -- endings ------------------------------------------------------------
 
