@@ -10,7 +10,8 @@ The figures:
   request head to the end of the response;
 - ``minihttp_refusals_total{reason}``: what the server refused by itself: 400,
   408, 413, 414 and 431 for bad or slow requests, 503 for a connection over
-  ``--max-connections`` or a WSGI request that waited too long for a thread;
+  ``--max-connections`` or while draining, or a WSGI request that waited too long
+  for a thread;
 - gauges, read when asked: ``minihttp_requests_in_flight``,
   ``minihttp_open_connections``, ``minihttp_wsgi_threads_busy``,
   ``minihttp_wsgi_requests_queued``;
