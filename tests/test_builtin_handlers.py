@@ -107,6 +107,13 @@ def test_redirect_exactly_and_with_a_query_of_its_own() -> None:
         == b"https://example.com/a?v=2&x=1"
 
 
+def test_redirect_keeps_a_fragment_of_its_own_last() -> None:
+    """The path and query that go along are put before ``to``'s fragment, not in it."""
+    assert redirect_to(b"/old/a?x=1", Redirect("/new#top"))[1] == b"/new/a?x=1#top"
+    assert redirect_to(b"/old/a?x=1", Redirect("/new?v=2#top"))[1] == b"/new/a?v=2&x=1#top"
+    assert redirect_to(b"/old", Redirect("/new#top"))[1] == b"/new#top"
+
+
 def test_redirect_body_escapes_the_target() -> None:
     status, location, body = redirect_to(
         b"/old/%22%3E%3Cscript%3E", Redirect("/new?a=1&b=<x>", 302))

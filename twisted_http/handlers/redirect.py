@@ -46,7 +46,8 @@ class Redirect:
     def location(self, request: Request) -> str:
         if not self.keep_path:
             return self.to
-        base, query = self.to, ""
+        base, hash_mark, fragment = self.to.partition("#")  # it stays last, whatever goes along
+        query = ""
         if "?" in base:
             base, _, query = base.partition("?")
         rest = request.path_info.decode("latin-1")
@@ -57,7 +58,7 @@ class Redirect:
         extra = request.query.decode("latin-1")
         if extra:
             query = f"{query}&{extra}" if query else extra
-        return f"{base}?{query}" if query else base
+        return (f"{base}?{query}" if query else base) + hash_mark + fragment
 
     def handle(self, request: Request, response: Response) -> bool:
         location = self.location(request)
