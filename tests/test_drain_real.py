@@ -68,15 +68,83 @@ def test_sigterm_answers_every_request_received_and_exits_0(tmp_path: Path,
         assert "Traceback" not in text
 
 
+def metric(port: int, name: str) -> float:
+    """One figure of ``--metrics /metrics`` (a gauge without labels)."""
+    body = get(port, "/metrics")[2].decode()
+    found = re.search(rf"^{name} (\S+)$", body, re.MULTILINE)
+    return float(found.group(1)) if found else -1.0
+
+
+def test_requests_queued_for_a_wsgi_thread_are_answered_in_the_drain(tmp_path: Path) -> None:
+    """One WSGI thread, one request in it and two waiting for it at SIGTERM: the drain
+    runs the waiting two as well, and all three get 200 with Connection: close."""
+    with running(tmp_path, *SLOW, "--threads", "1", "--metrics", "/metrics",
+                 ready="HTTPFactory starting") as server:
+        with ThreadPoolExecutor(3) as clients:
+            answers = [clients.submit(get, server.port, "/?seconds=0.5") for _ in range(3)]
+            assert wait_for(lambda: metric(server.port, "minihttp_wsgi_requests_queued") == 2)
+            server.signal(signal.SIGTERM)
+            results = [answer.result(timeout=60) for answer in answers]
+        assert [(status, headers.get("connection")) for status, headers, _ in results] == [
+            (200, "close")] * 3
+        assert server.wait(60) == 0
+        assert drained(server.text()) == 3, server.text()
+
+
 @pytest.mark.cluster
-def test_a_second_sigterm_cuts_the_drain_and_exits_non_zero(tmp_path: Path) -> None:
-    with running(tmp_path, *SLOW, ready="HTTPFactory starting") as server:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_measure_requests_in_flight_at_sigterm_and_how_many_complete(tmp_path: Path,
+                                                                    workers: str) -> None:
+    """The figure for issue 11: 20 slow WSGI requests (2 s each) in flight at SIGTERM.
+    One process has 10 threads, so 10 run and 10 wait for a thread; two workers get
+    20 threads each and every request is in an app. Every one must be answered 200."""
+    extra = ["--metrics", "/metrics"] if workers == "1" else ["--threads", "20"]
+    ready = "minihttp worker listening" if workers == "2" else "HTTPFactory starting"
+    with running(tmp_path, *SLOW, "--workers", workers, *extra, ready=ready) as server:
+        assert server.wait_log(ready, int(workers))
+        marks = [tmp_path / f"mark{n}" for n in range(20)]
+        with ThreadPoolExecutor(20) as clients:
+            answers = [clients.submit(get, server.port, f"/?seconds=2&mark={mark}")
+                       for mark in marks]
+            if workers == "1":
+                # 20 and the scrape itself, 10 of them in threads: the rest wait for one.
+                assert wait_for(lambda: metric(server.port, "minihttp_requests_in_flight") == 21
+                                and metric(server.port, "minihttp_wsgi_threads_busy") == 10)
+                queued = metric(server.port, "minihttp_wsgi_requests_queued")
+            else:
+                assert wait_for(lambda: all(mark.exists() for mark in marks))
+                queued = 0
+            started = time.monotonic()
+            server.signal(signal.SIGTERM)
+            statuses = []
+            for answer in answers:
+                try:
+                    statuses.append(answer.result(timeout=60)[0])
+                except (OSError, http.client.HTTPException):
+                    statuses.append(0)
+        status = server.wait(60)
+        seconds = time.monotonic() - started
+        print(f"\nSIGTERM with --workers {workers}: 20 requests in flight ({queued:.0f} waiting"
+              f" for a thread), {statuses.count(200)} answered 200, exit status {status},"
+              f" {seconds:.1f}s from SIGTERM to exit; log: drained {drained(server.text())}")
+        assert statuses == [200] * 20 and status == 0
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_second_sigterm_cuts_the_drain_and_exits_non_zero(tmp_path: Path,
+                                                            workers: str) -> None:
+    """SIGTERM, then SIGTERM again while a request is stuck in the app: the drain is cut,
+    the client's connection dropped, the log says so and twistd's exit status is not 0."""
+    ready = "minihttp worker listening" if workers == "2" else "HTTPFactory starting"
+    with running(tmp_path, *SLOW, "--workers", workers, ready=ready) as server:
+        assert server.wait_log(ready, int(workers))
         mark = tmp_path / "mark"
         with ThreadPoolExecutor(1) as clients:
             answer = clients.submit(get, server.port, f"/?seconds=60&mark={mark}")
             assert wait_for(mark.exists)
             server.signal(signal.SIGTERM)
-            assert server.wait_log("minihttp draining")
+            assert server.wait_log("minihttp draining", int(workers))
             server.signal(signal.SIGTERM)
             assert server.wait(30) != 0
             with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
@@ -196,6 +264,48 @@ def test_sighup_under_load_replaces_every_worker_and_fails_no_request(tmp_path: 
         assert len(after) == 2 and not after & before
         print(f"SIGHUP under load: {load.ok} requests, {len(load.failed)} failed,"
               f" {load.retried} sent again after a keep-alive close")
+
+
+@pytest.mark.cluster
+def test_measure_failed_requests_during_sighups_under_ten_seconds_of_load(
+        tmp_path: Path) -> None:
+    """The figure for issue 11: --workers 2, four clients asking without pause for 10 s,
+    and a SIGHUP every 3 s (three restarts): how many requests failed."""
+    with running(tmp_path, *SLOW, "--workers", "2", "--no-access-log",
+                 ready="minihttp worker listening") as server:
+        assert server.wait_log("minihttp worker listening", 2)
+        started = time.monotonic()
+        with Load(server.port, most=10**6) as load:
+            for restart in range(1, 4):
+                time.sleep(max(0.0, started + 3 * restart - 2 - time.monotonic()))
+                server.signal(signal.SIGHUP)
+                assert server.wait_log("minihttp restart done", restart, 60), server.text()
+            time.sleep(max(0.0, started + 10 - time.monotonic()))
+        seconds = time.monotonic() - started
+        print(f"\nSIGHUP x3 under load, --workers 2, {seconds:.1f}s: {load.ok} requests"
+              f" answered 200, {len(load.failed)} failed, {load.retried} sent again after"
+              f" a reused keep-alive connection closed; workers seen {len(load.pids)}")
+        assert load.failed == [], load.failed[:5]
+        assert len(load.pids) == 8  # 2 workers, then 2 more after each of 3 restarts
+
+
+@pytest.mark.cluster
+def test_a_bad_config_file_on_sighup_leaves_the_old_workers_serving(tmp_path: Path) -> None:
+    """SIGHUP after the config file was broken: the restart is refused with the reason in
+    the log, no worker is started or stopped, and the old ones keep serving."""
+    config = tmp_path / "minihttp.toml"
+    config.write_text('workers = 2\nwsgi = ["tests.apps.slow:app"]\n')
+    with running(tmp_path, "--config", str(config),
+                 ready="minihttp worker listening") as server:
+        assert server.wait_log("minihttp worker listening", 2)
+        before = server.workers()
+        config.write_text('workers = 2\nwsgi = ["tests.apps.slow:app"]\nthreads = "many"\n')
+        server.signal(signal.SIGHUP)
+        assert server.wait_log("minihttp restart refused", seconds=30), server.text()
+        assert "threads" in server.text().split("minihttp restart refused")[1]
+        assert server.workers() == before
+        assert get(server.port)[0] == 200
+        assert server.text().count("minihttp worker listening") == 2
 
 
 @pytest.mark.cluster
