@@ -181,8 +181,10 @@ class Load:
     it can always cross. Those are counted in ``retried``; anything else fails.
     """
 
-    def __init__(self, port: int, clients: int = 4, most: int = 5000) -> None:
+    def __init__(self, port: int, clients: int = 4, most: int = 5000,
+                 post: bool = False) -> None:
         self.port = port
+        self.post = post  # half the clients POST (a proxy does not resend those once sent)
         self.ok = 0
         self.retried = 0
         self.failed: list[str] = []
@@ -190,7 +192,8 @@ class Load:
         self._stop = threading.Event()
         self._left = most
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._client, args=(n % 2 == 0,))
+        self._threads = [threading.Thread(target=self._client,
+                                          args=(n % 2 == 0, post and n % 4 >= 2))
                          for n in range(clients)]
 
     def __enter__(self) -> Load:
@@ -203,12 +206,17 @@ class Load:
         for thread in self._threads:
             thread.join(60)
 
-    def _ask(self, connection: http.client.HTTPConnection | None,
+    def _ask(self, connection: http.client.HTTPConnection | None, post: bool,
              ) -> tuple[http.client.HTTPConnection, int, dict[str, str], bytes]:
         reused = connection is not None
         if connection is None:
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
+            if post:
+                connection.request("POST", "/?seconds=0.01", body=b"x" * 100)
+                response = connection.getresponse()
+                headers = {name.lower(): value for name, value in response.getheaders()}
+                return connection, response.status, headers, response.read()
             return (connection, *get(self.port, "/?seconds=0.01", connection=connection))
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             connection.close()
@@ -216,9 +224,9 @@ class Load:
                 raise
         with self._lock:
             self.retried += 1
-        return self._ask(None)
+        return self._ask(None, post)
 
-    def _client(self, keep_alive: bool) -> None:
+    def _client(self, keep_alive: bool, post: bool) -> None:
         connection = None
         while not self._stop.is_set():
             with self._lock:
@@ -226,7 +234,7 @@ class Load:
                     return
                 self._left -= 1
             try:
-                connection, status, headers, body = self._ask(connection)
+                connection, status, headers, body = self._ask(connection, post)
             except (OSError, http.client.HTTPException) as error:
                 with self._lock:
                     self.failed.append(repr(error))

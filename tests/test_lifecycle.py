@@ -1,8 +1,11 @@
-"""The graceful drain on fakes: the channel's part, the Server's, the health check, sd_notify."""
+"""The graceful drain on fakes: the channel's part, the Server's, the health check, sd_notify,
+the signals that start and cut a drain, and recycling's limits."""
 
 from __future__ import annotations
 
 import os
+import random
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,8 @@ from twisted_http.channel.protocol import DRAIN_GRACE
 from twisted_http.edge.accesslog import CommonFormat
 from twisted_http.edge.health import HealthCheck
 from twisted_http.edge.logfile import AccessLog
-from twisted_http.serve.lifecycle import RequestCounter, Server, notify
+from twisted_http.serve.lifecycle import RequestCounter, Server, notify, stop_on_signals
+from twisted_http.serve.worker import RECYCLE, recycle_limit, recycle_when_served
 from twisted_http.testing import CLIENT_ADDRESS, SERVER_ADDRESS, FakeConnection
 
 from .handlers import Fixed, Held
@@ -209,3 +213,62 @@ def test_notify_reaches_an_abstract_socket() -> None:
         systemd.bind("\0" + name)
         assert notify("STOPPING=1", {"NOTIFY_SOCKET": "@" + name})
         assert systemd.recv(100) == b"STOPPING=1"
+
+
+# -- signals and recycling --------------------------------------------------------------------
+
+
+class SignalReactor:
+    """What stop_on_signals uses of a reactor: stop, callFromThread, _exitSignal."""
+
+    def __init__(self) -> None:
+        self.stops = 0
+        self._exitSignal: int | None = None
+
+    def stop(self) -> None:
+        self.stops += 1
+
+    def callFromThread(self, f: Any, *args: Any) -> None:  # noqa: N802 - Twisted's name
+        f(*args)
+
+
+def test_the_first_signal_stops_the_reactor_and_a_second_cuts_the_drain() -> None:
+    """The first SIGTERM stops the reactor (services drain, exit status 0); the second
+    cuts the drain and leaves the signal as the exit status, so it is not 0."""
+    reactor, cuts = SignalReactor(), []
+    before = signal.getsignal(signal.SIGUSR2)
+    try:
+        with recorded_log() as events:
+            stop_on_signals(reactor, lambda: cuts.append(1), (signal.SIGUSR2,))
+            signal.raise_signal(signal.SIGUSR2)
+            assert reactor.stops == 1 and cuts == [] and reactor._exitSignal is None
+            signal.raise_signal(signal.SIGUSR2)
+    finally:
+        signal.signal(signal.SIGUSR2, before)
+    assert reactor.stops == 1 and cuts == [1] and reactor._exitSignal == signal.SIGUSR2
+    assert [formatEvent(event) for event in events] == [
+        "Received SIGUSR2: draining, then stopping",
+        "Received SIGUSR2 again: cutting the drain short"]
+
+
+def test_max_requests_jitter_gives_each_worker_its_own_limit() -> None:
+    """--max-requests 100 --max-requests-jitter 10: each worker draws 100 to 110."""
+    draw = random.Random(11).randint
+    limits = {recycle_limit(100, 10, draw) for _ in range(200)}
+    assert limits == set(range(100, 111))
+    assert recycle_limit(100, 0) == 100
+
+
+def test_a_worker_asks_once_to_be_recycled_when_it_has_served_its_limit() -> None:
+    counter = RequestCounter()
+    check = recycle_when_served(counter, 3)  # type: ignore[arg-type]  # has .served
+    with recorded_log() as events:
+        counter.served = 2
+        check()
+        assert events == []
+        counter.served = 3
+        check()
+        counter.served = 4
+        check()
+    assert [event.get("minihttp_worker") for event in events] == [RECYCLE]
+

@@ -38,17 +38,29 @@ def test_reload_without_watchfiles_is_one_line(tmp_path: Path,
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
-def test_an_edited_app_is_served_without_a_restart_by_hand(tmp_path: Path) -> None:
-    """Edit the app: the parent sees it, and new workers serve the new code."""
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.cluster)])
+def test_an_edited_app_is_served_without_a_restart_by_hand(tmp_path: Path,
+                                                           workers: str) -> None:
+    """Edit the app: the parent sees it, and new workers (every one of them) serve the new
+    code; then break it: the old workers keep serving, the log says why."""
     pytest.importorskip("watchfiles")
     (tmp_path / "apps").mkdir()
     module = tmp_path / "apps" / "devapp.py"
     module.write_text(APP.format("one"))
-    with running(tmp_path, "--reload", "--wsgi", "devapp:app", "--pythonpath",
-                 str(tmp_path / "apps"), ready="minihttp worker listening") as server:
+    with running(tmp_path, "--reload", "--workers", workers, "--wsgi", "devapp:app",
+                 "--pythonpath", str(tmp_path / "apps"),
+                 ready="minihttp worker listening") as server:
+        assert server.wait_log("minihttp worker listening", int(workers))
         assert server.wait_log("minihttp --reload: watching")
         assert get(server.port)[2] == b"one"
         module.write_text(APP.format("two"))
         assert server.wait_log("minihttp restart done"), server.text()
         assert wait_for(lambda: get(server.port)[2] == b"two")
+        assert {get(server.port)[2] for _ in range(10)} == {b"two"}
         assert "devapp.py changed" in server.text()
+        assert wait_for(lambda: len(server.workers()) == int(workers))  # the old ones ended
+        serving = server.workers()
+        module.write_text("raise ImportError('broken on purpose')\n")
+        assert server.wait_log("minihttp restart abandoned"), server.text()
+        assert "broken on purpose" in server.text()
+        assert server.workers() == serving and get(server.port)[2] == b"two"

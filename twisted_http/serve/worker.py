@@ -48,7 +48,7 @@ from zope.interface import implementer
 
 from ..edge.logfile import pieces
 from .lifecycle import Server, stop_on_signals
-from .listeners import adopt_port
+from .listeners import adopt_port, stop_listening
 from .process import ACCESS_LINES, MAX_LINE
 
 log = Logger()
@@ -76,7 +76,7 @@ class AdoptedPort(Service):
     def stopService(self) -> Any:
         super().stopService()
         if self._port is not None:
-            return self._port.stopListening()
+            return stop_listening(self._port)
         return None
 
 
@@ -183,16 +183,21 @@ def worker_service(argv: list[str], fds: list[int], reactor: Any) -> Server:
         on_ready=lambda: log.info("minihttp worker listening", minihttp_worker=READY),
         on_drain=lambda: None,  # the parent speaks to systemd
     )
-    limit = settings.max_requests
-    if limit:
-        limit += random.randint(0, settings.max_requests_jitter)
-        watch = LoopingCall(_recycle_when_served(server, limit))
+    if settings.max_requests:
+        limit = recycle_limit(settings.max_requests, settings.max_requests_jitter)
+        watch = LoopingCall(recycle_when_served(server, limit))
         watch.clock = reactor
         reactor.callWhenRunning(watch.start, RECYCLE_CHECK, now=False)
     return server
 
 
-def _recycle_when_served(server: Server, limit: int) -> Callable[[], None]:
+def recycle_limit(most: int, jitter: int,
+                  draw: Callable[[int, int], int] = random.randint) -> int:
+    """``--max-requests`` plus this worker's own random 0 to ``--max-requests-jitter``."""
+    return most + draw(0, jitter)
+
+
+def recycle_when_served(server: Server, limit: int) -> Callable[[], None]:
     """A check asking the parent, once, for a replacement after ``limit`` requests."""
     asked = False
 
