@@ -377,10 +377,11 @@ def stop_listening(port: IListeningPort) -> Deferred[None] | None:
     new workers over a SIGHUP) lives on in the others: only this descriptor
     closes, and the kernel resets nothing while another holds it.
     """
-    if getattr(port, "connected", False) and hasattr(port, "numberAccepts"):
-        port.numberAccepts = max(port.numberAccepts, ACCEPT_AT_STOP)
-        port.doRead()
-        stopped = port.stopListening()
-        port.socket.close()
+    tcp: Any = port  # twisted.internet.tcp.Port (unix.Port is one too), or another kind
+    if getattr(tcp, "connected", False) and hasattr(tcp, "numberAccepts"):
+        tcp.numberAccepts = max(tcp.numberAccepts, ACCEPT_AT_STOP)
+        tcp.doRead()
+        stopped: Deferred[None] | None = port.stopListening()
+        tcp.socket.close()
         return stopped
     return port.stopListening()
