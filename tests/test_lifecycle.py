@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from twisted.application.service import Service
 from twisted.internet.defer import succeed
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent
@@ -23,6 +24,7 @@ from twisted_http.edge.accesslog import CommonFormat
 from twisted_http.edge.health import HealthCheck
 from twisted_http.edge.logfile import AccessLog
 from twisted_http.serve.lifecycle import RequestCounter, Server, notify, stop_on_signals
+from twisted_http.serve.listeners import stop_listening
 from twisted_http.serve.worker import RECYCLE, recycle_limit, recycle_when_served
 from twisted_http.testing import CLIENT_ADDRESS, SERVER_ADDRESS, FakeConnection
 
@@ -272,3 +274,41 @@ def test_a_worker_asks_once_to_be_recycled_when_it_has_served_its_limit() -> Non
         check()
     assert [event.get("minihttp_worker") for event in events] == [RECYCLE]
 
+
+
+# -- closing a listening port ------------------------------------------------------------------
+
+
+def test_a_stopping_port_accepts_what_the_kernel_queued_then_closes_at_once() -> None:
+    """Three clients connected (the kernel completed their handshakes) but not accepted yet:
+    stopping the port accepts all three, so the drain answers them instead of the kernel
+    resetting them, and closes the socket now, so the next client is refused."""
+    from twisted.internet.pollreactor import PollReactor
+
+    reactor = PollReactor()  # a reactor of its own that never runs: accept is synchronous
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.setblocking(False)  # as adoptStreamPort requires
+    address = listener.getsockname()
+    accepted: list[Protocol] = []
+
+    class Accepted(Protocol):
+        def connectionMade(self) -> None:  # noqa: N802 - Twisted's name
+            accepted.append(self)
+
+    port = reactor.adoptStreamPort(listener.fileno(), socket.AF_INET,
+                                   Factory.forProtocol(Accepted))
+    listener.close()
+    clients = [socket.create_connection(address, timeout=5) for _ in range(3)]
+    try:
+        stop_listening(port)
+        assert len(accepted) == 3
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(address, timeout=5).close()
+    finally:
+        for protocol in accepted:
+            protocol.transport.socket.close()  # type: ignore[union-attr]
+        for client in clients:
+            client.close()
+        reactor.waker.connectionLost(None)
