@@ -394,3 +394,23 @@ def test_sighup_to_one_process_is_logged_not_fatal(tmp_path: Path) -> None:
         server.signal(signal.SIGHUP)
         assert server.wait_log("minihttp ignores SIGHUP in one process")
         assert get(server.port)[0] == 200
+
+
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.cluster)])
+def test_a_shutdown_delay_says_503_on_open_ports_then_closes_them(tmp_path: Path,
+                                                                  workers: str) -> None:
+    """--shutdown-delay: from SIGTERM a new connection is still accepted and its health
+    check answered 503 (a balancer's cue to stop sending), until the delay ends and the
+    ports close; twistd then exits 0."""
+    ready = "minihttp worker listening" if workers == "2" else "HTTPFactory starting"
+    with running(tmp_path, *SLOW, "--shutdown-delay", "2", "--workers", workers,
+                 ready=ready) as server:
+        if workers == "2":
+            assert server.wait_log(ready, 2)
+        assert get(server.port, "/healthz")[0] == 200
+        server.signal(signal.SIGTERM)
+        assert wait_for(lambda: get(server.port, "/healthz")[0] == 503, 5)
+        assert get(server.port, "/?seconds=0")[0] == 200  # still served meanwhile
+        assert wait_for(lambda: not can_connect(server.port), 10), "the port stayed open"
+        assert server.wait(60) == 0
+        assert "Traceback" not in server.text()

@@ -92,13 +92,16 @@ class Port(Service):
         return succeed(None)
 
 
-def server(clock: Clock, held: Held, timeout: float = 30.0) -> tuple[Server, Port, list[str]]:
+def server(clock: Clock, held: Held, timeout: float = 30.0,
+           delay: float = 0.0) -> tuple[Server, Port, list[str]]:
     counter = RequestCounter()
-    factory = HTTPFactory(Router([(b"/", held)]), clock=clock, observers=(counter,))
+    health = HealthCheck(b"/healthz")
+    factory = HTTPFactory(Router([(b"/healthz", health), (b"/", held)]), clock=clock,
+                          observers=(counter,))
     port = Port()
     said: list[str] = []
     service = Server(factory, [port], clock, counter=counter, shutdown_timeout=timeout,
-                     health=HealthCheck(b"/healthz"),
+                     shutdown_delay=delay, health=health,
                      on_ready=lambda: said.append("READY=1"),
                      on_drain=lambda: said.append("STOPPING=1"))
     service.privilegedStartService()
@@ -153,6 +156,59 @@ def test_cut_ends_a_drain_at_once() -> None:
     with recorded_log():
         done = service.stopService()
         service.cut()
+    assert done.called and transport.disconnecting
+
+
+def test_a_shutdown_delay_keeps_serving_with_the_health_check_at_503() -> None:
+    """--shutdown-delay: from SIGTERM the health check says 503 and STOPPING=1 is sent, but
+    the ports stay open and requests are served as usual (keep-alive too) until the delay
+    ends; then the ports close and the drain goes on as without it."""
+    clock, held = Clock(), Held()
+    service, port, said = server(clock, held, delay=5)
+    with recorded_log() as events:
+        done = service.stopService()
+        assert said[-1] == "STOPPING=1" and port.listening
+        channel, transport = connect(service.factory)
+        channel.dataReceived(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert transport.value().startswith(b"HTTP/1.1 503 ")
+        channel.dataReceived(GET)
+        held.pending[0][1].send(200, b"ok")
+        assert b"Connection: close" not in transport.value()  # served as usual: kept alive
+        clock.advance(4.9)
+        assert port.listening and not transport.disconnecting
+        clock.advance(0.1)
+        assert not port.listening and transport.disconnecting  # idle: closed by the drain
+        channel.connectionLost()
+    assert done.called
+    text = [formatEvent(event) for event in events]
+    assert "minihttp stopping: ports close in 5s; meanwhile the health check says 503" in text
+    assert "minihttp drained 2 requests in 5.0s" in text
+
+
+def test_a_cut_during_the_shutdown_delay_closes_the_ports_too() -> None:
+    """A second SIGTERM while the delay runs: the ports close and the drain ends now."""
+    clock, held = Clock(), Held()
+    service, port, _ = server(clock, held, delay=5)
+    with recorded_log():
+        done = service.stopService()
+        service.cut()
+    assert done.called and not port.listening
+    clock.advance(5)  # the delayed close, cancelled, does nothing more
+    assert not port.listening
+
+
+def test_the_shutdown_timeout_counts_the_delay() -> None:
+    """The delay is part of --shutdown-timeout: a request still running at the timeout is
+    cut there, not delay seconds later."""
+    clock, held = Clock(), Held()
+    service, port, _ = server(clock, held, timeout=8, delay=5)
+    channel, transport = connect(service.factory)
+    channel.dataReceived(GET)
+    with recorded_log():
+        done = service.stopService()
+        clock.advance(7.9)
+        assert not done.called and not port.listening
+        clock.advance(0.1)
     assert done.called and transport.disconnecting
 
 

@@ -6,17 +6,20 @@ or one ``--workers`` worker). Started, it listens on its ports, then runs
 it drains:
 
 1. the health check says 503 and systemd hears ``STOPPING=1``;
-2. every listening port closes at once, so the kernel refuses new
-   connections (or a balancer sends them to another instance) rather than
-   this process accepting and resetting them;
+2. after ``shutdown_delay`` seconds (none by default), in which the process
+   goes on serving whatever still comes so that a balancer polling the health
+   check has time to stop sending, every listening port closes, so the kernel
+   refuses new connections (or a balancer sends them to another instance)
+   rather than this process accepting and resetting them;
 3. idle keep-alive connections close at once; each busy one finishes its
    response, sent with ``Connection: close``, then closes; requests waiting
    for a WSGI thread still run;
 4. once no connection is left, the WSGI threads are joined and the drain is
    logged with how many requests it finished and how long it took.
 
-``shutdown_timeout`` bounds step 3: connections still open then are cut and
-counted in the log. ``cut()`` does the same at once (a second SIGTERM).
+``shutdown_timeout`` bounds the whole drain, the delay included: connections
+still open then are cut and counted in the log. ``cut()`` does the same at once
+(a second SIGTERM), closing the ports first if the delay is still running.
 
 ``stop_on_signals`` makes SIGTERM (and SIGINT) a drain that ends in exit
 status 0, where Twisted's own handlers would re-raise the signal (status
@@ -84,6 +87,7 @@ class Server(Service):
         threads: ThreadPool | None = None,
         health: HealthCheck | None = None,
         shutdown_timeout: float = 30.0,
+        shutdown_delay: float = 0.0,
         on_ready: Callable[[], object] = lambda: notify("READY=1"),
         on_drain: Callable[[], object] = lambda: notify("STOPPING=1"),
     ) -> None:
@@ -93,6 +97,7 @@ class Server(Service):
         self._threads = threads
         self._health = health
         self._timeout = shutdown_timeout
+        self._delay = shutdown_delay
         self._on_ready = on_ready
         self._on_drain = on_drain
         self._counter = counter if counter is not None else RequestCounter()
@@ -133,11 +138,22 @@ class Server(Service):
             self._health.draining = True
         started = self._reactor.seconds()
         served_before = self._counter.served
-        for port in self._ports:
-            port.stopService()  # closes at once: the kernel refuses what comes next
-        busy = self.factory.open_connections
-        log.info("minihttp draining: ports closed, {busy} connections open", busy=busy)
         done: Deferred[None] = Deferred()
+        ports_open = True
+        delayed: Any = None  # the call that closes the ports after shutdown_delay
+
+        def close_ports() -> None:
+            nonlocal ports_open
+            if delayed is not None and delayed.active():
+                delayed.cancel()
+            if not ports_open:
+                return
+            ports_open = False
+            for port in self._ports:
+                port.stopService()  # closes at once: the kernel refuses what comes next
+            busy = self.factory.open_connections
+            log.info("minihttp draining: ports closed, {busy} connections open", busy=busy)
+            self.factory.drain().addCallback(lambda _: finished(0))
 
         def finished(cut: int) -> None:
             if done.called:
@@ -162,6 +178,7 @@ class Server(Service):
             done.callback(None)
 
         def cut() -> None:
+            close_ports()
             count = self.factory.open_connections
             self.factory.abort_all()
             finished(count)
@@ -173,7 +190,12 @@ class Server(Service):
 
         self._cut = cut
         self._deadline = self._reactor.callLater(self._timeout, timed_out)
-        self.factory.drain().addCallback(lambda _: finished(0))
+        if self._delay > 0:
+            log.info("minihttp stopping: ports close in {seconds}s; meanwhile the health check"
+                     " says 503", seconds=self._delay)
+            delayed = self._reactor.callLater(self._delay, close_ports)
+        else:
+            close_ports()
         return done
 
     def cut(self) -> None:

@@ -225,6 +225,13 @@ class Settings:
              " for the requests it has received; what still runs then is cut and counted.",
         why="Kubernetes waits 30 s before SIGKILL: a request slower than that is better cut"
             " by the server, which logs it, than with the whole process.")
+    shutdown_delay: float = setting(
+        0.0, validator=at_least(0), metavar="SECONDS",
+        help="Seconds a stopping server goes on serving, its --health check answering 503,"
+             " before it closes its ports and drains; part of --shutdown-timeout.",
+        why="None: closing the ports at once sends new connections elsewhere soonest. Behind a"
+            " balancer that polls --health, set it to the time the balancer takes to notice"
+            " (its interval times its failure count), so no request reaches a closed port.")
     max_requests: int = setting(
         0, validator=at_least(0), metavar="N",
         help="Replace a worker once it has served N requests (a new one starts, then the old"
@@ -274,6 +281,11 @@ class Settings:
         StaticOptions, "static_", "Static files: the defaults of every static mount")
     wsgi_options: WSGIOptions = section(
         WSGIOptions, "wsgi_", "WSGI apps: the defaults of every WSGI mount")
+
+    def __attrs_post_init__(self) -> None:
+        if self.shutdown_delay >= self.shutdown_timeout:
+            raise ValueError(f"shutdown_delay must be less than the shutdown timeout"
+                             f" ({self.shutdown_timeout:g} s), not {self.shutdown_delay:g}")
 
     @property
     def pooled(self) -> bool:

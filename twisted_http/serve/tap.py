@@ -146,7 +146,8 @@ def serve(settings: Settings, reactor: Any,
     site = make_site(settings, reactor)
     return Server(site.factory, ports(site.factory), reactor, counter=site.counter,
                   threads=site.threads, health=site.health,
-                  shutdown_timeout=settings.shutdown_timeout, **events)
+                  shutdown_timeout=settings.shutdown_timeout,
+                  shutdown_delay=settings.shutdown_delay, **events)
 
 
 def log_events(reactor: Any, server: Server) -> None:
