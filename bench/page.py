@@ -132,15 +132,27 @@ wrk, one worker pinned), and the server's user and system time from `/proc`:
   loopback and its TCP work), the same for every server; minihttp's Python per
   64 KiB chunk is small next to it, so no Python server can be much ahead of
   another here.
-- **WSGI thread hand-offs** are not what limits: running the app on the
-  reactor thread instead (a test build) gave the same CPU per request (47-49
-  against 48-50 ms per 1,000 on WSGI hello keep-alive, one worker; 55-57
-  against 55-58 with `--workers 2`). Requests reach a lingering runner through
-  one queue and the reactor is woken once per batch, about one thread wakeup
-  per 20 requests under load; the default ten threads are more than this app
-  uses (`--threads 32` changed nothing on the stream row).
-- **`--workers 2`**: wrk shares the two cores (see the room in the targets
-  table), and two workers with wrk on two cores spend a little more CPU per
-  request than one pinned worker (more preemption: about 0.3 involuntary
-  context switches per request against 0.05).
+- **WSGI thread hand-offs, one worker on one core**: they cost nothing
+  measurable. Running the app on the reactor thread instead (a test build)
+  gave the same CPU per request (47-49 against 48-50 ms per 1,000 on WSGI
+  hello keep-alive). Requests reach a lingering runner through one queue and
+  the reactor is woken once per batch: about one thread wakeup per 30 to 60
+  requests under load. The default ten threads are more than this app uses
+  (`--threads 32` changed nothing on the stream row).
+- **`--workers 2` on the WSGI rows: the GIL across cores.** Static 1 KiB
+  keep-alive reaches the room wrk leaves (1.39× to 1.52× one worker against a
+  room of 1.40× to 1.46×, quiet machine), WSGI hello keep-alive does not
+  (1.06×, room 1.57×; 64-66 CPU ms per 1,000 requests against 41-46 for one
+  worker). With two cores open to each worker, its reactor thread and its
+  app thread run at once on different cores and hand the GIL back and forth
+  at every system call the reactor makes (the convoy effect): about 0.2 to
+  0.3 involuntary context switches per request against 0.05, and a core left
+  partly idle. The same test build without the app thread gives 29.8k to
+  36.8k requests a second with two workers against 19.6k to 23.2k with one
+  (1.5× to 1.6×). Pinning each worker with its threads to one core helps WSGI
+  (23k to 24k against 21k) but costs static 1 KiB a fifth (28k to 32k against
+  37k to 39k, since wrk shares those cores), so it is not a default. Left to
+  do: keep a worker's app threads from contending with its reactor on another
+  core (an affinity option, or running apps declared non-blocking on the
+  reactor thread).
 """)
