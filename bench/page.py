@@ -155,12 +155,10 @@ wrk, one worker pinned), and the server's user and system time from `/proc`:
   do: keep a worker's app threads from contending with its reactor on another
   core (an affinity option, or running apps declared non-blocking on the
   reactor thread).
-- **`--workers 2` as installed**: the default access log still costs the
-  workers more than one process's log costs it (2 workers: 54 against 42 CPU
-  ms per 1,000 static requests with the log off, in the 2026-12-07 run; one
-  worker: 45 either way), so static reaches 1.2× one worker as installed
-  against 1.5× with logs off. The lines now cross to the parent in one record
-  per batch; where the rest goes (the pipe, the parent's read and write) is
-  not profiled yet. `--access-log FILE`, which each worker appends to
-  directly, is the cheaper choice with workers.
+- **`--workers 2` as installed**: the default access log crosses to the
+  parent in one record per batch; with it, static 1 KiB reached 1.18× one
+  worker in a first run on 2026-12-07 (14:10) and 1.40× in the run above,
+  against 1.50× and 1.55× with logs off. What the relay still costs (the
+  pipe, the parent's read and write) is not profiled yet; `--access-log
+  FILE`, which each worker appends to directly, is the cheaper choice.
 """)
