@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -59,17 +60,20 @@ def test_measure_gives_a_table() -> None:
     assert "minihttp / twisted.web" in inprocess.table(results, 3, 2)
 
 
+def _report_and_result() -> tuple[Any, Any]:
+    """bench/report.py, and the RunResult of bench/workloads.py it imports."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return _load("report"), sys.modules["workloads"].RunResult
+    finally:
+        sys.path.remove(str(BENCH))
+
+
 def test_report_gives_ratios_errors_and_skips() -> None:
     """The harness's table: medians, ratios to minihttp, a failed cell, a skipped one."""
     import argparse
 
-    sys.path.insert(0, str(BENCH))
-    try:
-        report = _load("report")
-        workloads = sys.modules["workloads"]
-    finally:
-        sys.path.remove(str(BENCH))
-    result = workloads.RunResult
+    report, result = _report_and_result()
     runs = [
         result("minihttp", "static-1k", 1, value=2000.0),
         result("minihttp", "static-1k", 2, value=3000.0),
@@ -97,13 +101,7 @@ def test_report_gives_one_table_per_log_mode() -> None:
     the CPU table gives ratios to the ceiling; the access log's cost is judged by CPU."""
     import argparse
 
-    sys.path.insert(0, str(BENCH))
-    try:
-        report = _load("report")
-        workloads = sys.modules["workloads"]
-    finally:
-        sys.path.remove(str(BENCH))
-    result = workloads.RunResult
+    report, result = _report_and_result()
     runs = [
         result("minihttp", "wsgi-hello", 1, log="default", value=900.0,
                metrics={"cpu_ms_per_1k": 60.0}),
